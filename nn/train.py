@@ -224,7 +224,8 @@ class Trainer:
         h.train_loss.append(self._epoch_loss / self._epoch_seen)
         h.train_acc.append(self._epoch_correct / self._epoch_seen)
         if self.x_val is not None and len(self.x_val):
-            val_loss, val_acc = self.model.evaluate(self.x_val, self.y_val)
+            with np.errstate(over="ignore", invalid="ignore"):
+                val_loss, val_acc = self.model.evaluate(self.x_val, self.y_val)
         else:
             val_loss, val_acc = float("nan"), float("nan")
         h.val_loss.append(val_loss)
@@ -313,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _finite(value: float) -> float | None:
+    """Rounded for the JSON line; None (JSON null) for NaN or infinity, which JSON cannot hold."""
+    return round(value, 6) if math.isfinite(value) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     from .data import IMAGE_DATASETS, load_dataset
 
@@ -366,12 +372,13 @@ def main(argv: list[str] | None = None) -> int:
               f"lr {t.lr:.3g}  {t.samples_per_second:,.0f} samples/s", file=sys.stderr, flush=True)
 
     trainer.run(on_epoch=report)
-    train_loss, train_acc = model.evaluate(x_train, data.y_train)
-    val_loss, val_acc = model.evaluate(x_val, data.y_val)
+    with np.errstate(over="ignore", invalid="ignore"):
+        train_loss, train_acc = model.evaluate(x_train, data.y_train)
+        val_loss, val_acc = model.evaluate(x_val, data.y_val)
     result = {
         "dataset": args.dataset, "epochs": trainer.epoch, "params": model.n_params,
-        "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 6),
-        "val_loss": round(val_loss, 6), "val_acc": round(val_acc, 6),
+        "train_loss": _finite(train_loss), "train_acc": _finite(train_acc),
+        "val_loss": _finite(val_loss), "val_acc": _finite(val_acc),
         "train_seconds": round(trainer.train_seconds, 3),
         "samples_per_sec": round(trainer.samples_per_second, 1),
         "diverged": trainer.diverged,

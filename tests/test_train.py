@@ -192,8 +192,10 @@ def test_cli_bad_flag_names_flag_and_range_and_exits_2(flag, value, message):
 
 
 def test_cli_reports_divergence():
-    proc = run_cli("--dataset", "moons", "--optimizer", "sgd", "--lr", "100", "--epochs", "50",
-                   "--init", "normal", "--init-std", "5", "--quiet")
+    proc = run_cli("--dataset", "moons", "--optimizer", "momentum", "--lr", "50", "--epochs", "50",
+                   "--loss", "mse", "--quiet")
     assert proc.returncode == 1
-    assert "diverged at epoch" in proc.stderr and "try a smaller learning rate" in proc.stderr
-    assert final_json(proc)["diverged"].startswith("diverged at epoch")
+    assert "diverged at epoch 1" in proc.stderr and "try a smaller learning rate" in proc.stderr
+    assert "Warning" not in proc.stderr
+    result = final_json(proc)               # still valid JSON: no NaN/Infinity literals
+    assert result["diverged"].startswith("diverged at epoch") and result["train_loss"] is None
