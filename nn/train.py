@@ -236,6 +236,23 @@ class Trainer:
         self._order = self.shuffle_rng.permutation(len(self.x_train))
 
 
+def digit_pipeline(x_train: np.ndarray, x_val: np.ndarray, augment: bool):
+    """Digits go through the same final step as every drawing the Draw page classifies
+    (``preprocess.normalise_digits``: deskewing). With augmentation, each training batch is
+    also distorted, then normalised again, so the network never sees the same picture twice
+    and never sees a picture the Draw page could not produce.
+
+    Returns (x_train, x_val, augment_fn or None) ready for ``Trainer``.
+    """
+    from .augment import augment_batch
+    from .preprocess import normalise_digits
+
+    x_train, x_val = normalise_digits(x_train), normalise_digits(x_val)
+    if not augment:
+        return x_train, x_val, None
+    return x_train, x_val, lambda xb, rng: normalise_digits(augment_batch(xb, rng))
+
+
 # ----- command line -------------------------------------------------------------------------
 
 def _bounded(kind, low, high, low_open=False):
@@ -340,9 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     x_train, x_val, augment = data.x_train, data.x_val, None
     if data.image_shape is not None:
-        from .digits import digit_augmenter, normalise_digits
-        x_train, x_val = normalise_digits(x_train), normalise_digits(x_val)
-        augment = digit_augmenter() if args.augment else None
+        x_train, x_val, augment = digit_pipeline(x_train, x_val, args.augment)
     try:
         model_config = ModelConfig(input_dim=x_train.shape[1], hidden=args.hidden,
                                    output_dim=1 if loss == "sigmoid_bce" else data.n_classes,
