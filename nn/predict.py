@@ -1,0 +1,67 @@
+"""Recognise digits in image files: ``python -m nn.predict [--weights FILE] IMAGE...``
+
+Each image goes through the same pipeline as the Draw page (``preprocess``: ink detected whether
+light on dark or dark on light, cropped, scaled to 20 px, centred by its centre of mass, deskewed)
+and prints one JSON line:
+
+    {"file": "seven.jpg", "digit": 7, "confidence": 0.93, "probs": [ten floats]}
+
+A blank image gives ``"digit": null`` and the reason; an unreadable file gives an ``"error"``.
+The exit code is 0 when every image was read, 1 when some could not be, 2 for bad arguments
+(including an unusable weights file).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .model import MLP, ModelFileError
+from .preprocess import ImageError, load_image, preprocess
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "default.npz"
+
+
+def predict_file(model: MLP, path: str | Path) -> dict:
+    """One image file -> the JSON-ready answer (never raises for a bad image)."""
+    record: dict = {"file": str(path)}
+    try:
+        result = preprocess(load_image(path))
+    except ImageError as e:
+        record["error"] = str(e)
+        return record
+    if result.blank:
+        record.update(digit=None, confidence=None, probs=None, reason=result.reason)
+        return record
+    probs = model.predict_proba(result.x)[0].astype(np.float64)
+    digit = int(probs.argmax())
+    record.update(digit=digit, confidence=round(float(probs[digit]), 4),
+                  probs=[round(float(p), 4) for p in probs])
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nn.predict",
+                                     description="Recognise handwritten digits in image files.")
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                        help="PNG/JPEG/... files: a drawing or a photo of one digit each")
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
+                        help=f"model file (.npz); default: the shipped model ({DEFAULT_WEIGHTS.name})")
+    args = parser.parse_args(argv)
+    try:
+        model = MLP.load(args.weights, expect_input_dim=784, expect_output_dim=10)
+    except ModelFileError as e:
+        parser.error(f"argument --weights: {e}")
+    failed = 0
+    for path in args.images:
+        record = predict_file(model, path)
+        failed += "error" in record
+        print(json.dumps(record), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
