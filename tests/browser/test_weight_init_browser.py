@@ -13,7 +13,7 @@ def subplots(page, chart: int) -> int:
 def test_weight_init_page(page, app_url):
     page.goto(app_url)               # a first visit runs app.py, which registers the pages
     wait_idle(page)
-    page.goto(f"{app_url}/weight-init")
+    page.goto(f"{app_url}/weight_init")
     wait_idle(page)
     page.wait_for_selector(f"{CHART} g.trace.bars path")
 
