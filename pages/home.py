@@ -1,4 +1,137 @@
-import streamlit as st
+"""Home: what this app is, a picture of each page, and which models and data are here.
 
-st.title("home")
-st.info("This page is being built.")
+Pictures are the browser tests' screenshots (docs/screenshots/<page>.png), shown when present.
+The model card is weights/default.json, written next to the shipped model by `python -m nn.train`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from nn.data import SAMPLE_PATH, SOURCES, data_dir, is_downloaded
+from pages.common import through_app, ROOT, SHIPPED_MODEL, list_digit_models, user_models_dir
+
+through_app("pages/home.py")
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CARD = SHIPPED_MODEL.with_suffix(".json")
+DOWNLOAD = "python -m nn.data download mnist"
+TOUR = [
+    ("pages/train.py", "Train", "train", ":material/trending_down:",
+     "Choose a dataset (2-D toy problems or MNIST digits), shape a network and an optimiser, and watch "
+     "the loss, the accuracy and what the network has learnt change while it trains. Pause, change the "
+     "learning rate, carry on; save a digit network for the Draw page."),
+    ("pages/weight_init.py", "Weight init", "weight_init", ":material/bar_chart:",
+     "Why the first random weights matter: follow the activations and the gradients through a deep "
+     "network, layer by layer, and see them vanish or explode unless the initial scale fits the "
+     "activation function (Xavier, He)."),
+    ("pages/draw.py", "Draw", "draw", ":material/edit:",
+     "Draw a digit and watch the network read it after every stroke: the 28×28 picture it actually "
+     "receives, how sure it is, which pixels made up its mind. When it is wrong, teach it."),
+]
+
+
+def _shown(path: Path) -> str:
+    """A path as people would type it: relative to the app when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _preview(path: Path) -> np.ndarray | None:
+    """The top of a page's screenshot, cut to the same 7:5 shape for every page; None if absent."""
+    try:
+        return _cut(str(path), path.stat().st_mtime)
+    except (OSError, ValueError):
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cut(path: str, mtime: float) -> np.ndarray:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        im = im.crop((0, 0, w, min(h, round(w * 5 / 7))))
+        im.thumbnail((800, 800))
+        return np.asarray(im)
+
+
+def _card() -> dict | None:
+    """The shipped model's card, or None when it is missing or unreadable."""
+    try:
+        card = json.loads(CARD.read_text())
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) else None
+
+
+st.title("Neural network, by hand")
+st.markdown(
+    "A neural network written from scratch in NumPy, small enough to read in an afternoon, and an app "
+    "to learn how it works by touching one. Every number you see here is computed by the `nn` package: "
+    "its layers, its backward pass, its optimisers. Nothing comes from a deep-learning library.")
+
+st.header("Three pages")
+for column, (path, title, shot, icon, text) in zip(st.columns(len(TOUR), gap="medium"), TOUR):
+    with column:
+        picture = _preview(SCREENSHOTS / f"{shot}.png")
+        if picture is not None:
+            st.image(picture, width="stretch")
+        st.subheader(title)
+        st.markdown(text)
+        st.page_link(path, label=f"Open {title}", icon=icon)
+
+st.header("What is available here")
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("Models")
+    card = _card()
+    if card is None:
+        st.warning(f"The shipped model's card ({_shown(CARD)}) is missing or unreadable.")
+    else:
+        # cards written by `python -m nn.train` say val_accuracy; the shipped card says test_accuracy
+        acc = card.get("test_accuracy", card.get("val_accuracy"))
+        lines = [f"- **Shipped model** (`{_shown(SHIPPED_MODEL)}`): "
+                 f"{card.get('architecture', 'architecture not recorded')}"]
+        if isinstance(acc, (int, float)):
+            if isinstance(card.get("test_set"), str):
+                held_out = f" ({card['test_set']})"
+            elif isinstance(card.get("n_val"), int):
+                held_out = f" ({card['n_val']:,} digits)"
+            else:
+                held_out = ""
+            lines.append(f"- Accuracy on held-out digits: **{acc:.1%}**{held_out}")
+        if card.get("dataset"):
+            augmented = ", with augmentation" if card.get("augment") else ""
+            lines.append(f"- Trained on: {card['dataset']}{augmented}")
+        if card.get("date"):
+            lines.append(f"- Date: {card['date']}")
+        st.markdown("\n".join(lines))
+        if card.get("command"):
+            st.caption("Made with:")
+            st.code(card["command"], language="bash")
+    entries = list_digit_models()
+    saved = [e for e in entries if e.path != SHIPPED_MODEL]
+    broken = [e for e in saved if e.error]
+    st.markdown(f"- **Saved models**: {len(saved)} in `{user_models_dir()}`"
+                + (f" ({len(broken)} unusable)" if broken else ""))
+with right:
+    st.subheader("Data")
+    sample = "bundled" if SAMPLE_PATH.is_file() else "**missing**"
+    st.markdown(f"- **MNIST sample**: {sample}, 10,000 real MNIST digits (8,000 to train, 2,000 to test) "
+                "that work offline.")
+    for name in SOURCES:
+        title = SOURCES[name].title
+        if is_downloaded(name):
+            st.markdown(f"- **{title}** (70,000 images): downloaded")
+        else:
+            st.markdown(f"- **{title}** (70,000 images, {SOURCES[name].megabytes} MB): not downloaded")
+    st.caption(f"To get full MNIST (into `{data_dir()}`; set NN_DATA_DIR to choose another place):")
+    st.code(DOWNLOAD, language="bash")
+    st.caption("and `python -m nn.data download fashion-mnist` for Fashion-MNIST. "
+               "Then pick it on the Train page.")
+
+st.header("Run it")
+st.code("pip install -r requirements.txt\nstreamlit run app.py", language="bash")

@@ -14,7 +14,9 @@ import streamlit as st
 from nn.initexp import (STANDARD_INITS, ExperimentConfig, ExperimentResult, InitChoice, TrainCurve,
                         TrainSettings, compare_inits, run_experiment, train_comparison)
 from pages import init_charts
-from pages.common import dataset
+from pages.common import dataset, through_app
+
+through_app("pages/weight_init.py")
 
 INIT_OPTIONS = {"std 1": STANDARD_INITS[0], "std 0.01": STANDARD_INITS[1],
                 "Xavier": STANDARD_INITS[2], "He": STANDARD_INITS[3], "custom std": None}

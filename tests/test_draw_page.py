@@ -1,0 +1,207 @@
+"""The Draw page under Streamlit's AppTest: drawings injected through the canvas's session-state entry.
+
+Drawings are PNGs made with Pillow (white ink on black, 280x280), stored under the canvas key exactly as
+the component stores what the browser sends. The real canvas is driven in tests/browser.
+"""
+import base64
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from nn.model import MLP, ModelConfig
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+WHITE = (255, 255, 255, 255)
+DRAWINGS = {
+    1: lambda d: d.line([(140, 40), (140, 240)], fill=WHITE, width=18),
+    7: lambda d: d.line([(70, 50), (210, 50), (120, 240)], fill=WHITE, width=18, joint="curve"),
+    0: lambda d: d.ellipse((80, 40, 200, 240), outline=WHITE, width=18),
+}
+ZIGZAG = lambda d: d.line([(40 + (i % 2) * 200, 40 + i * 20) for i in range(11)],  # noqa: E731
+                          fill=WHITE, width=14, joint="curve")
+GUESSES = re.compile(r"Not sure:\*\* (\d) \(\d+%\) or (\d) \(\d+%\)")
+
+
+def drawing_png(draw) -> str:
+    """A data URL of a 280x280 PNG, as the canvas sends it."""
+    im = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw(ImageDraw.Draw(im))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def photo_bytes(fmt: str = "JPEG") -> bytes:
+    """A photo-like picture of a dark 7 on light, unevenly lit paper."""
+    h, w = 300, 400
+    light = np.linspace(235, 190, w)[None, :] + np.linspace(0, -20, h)[:, None]
+    im = Image.fromarray(np.clip(light, 0, 255).astype(np.uint8), "L")
+    ImageDraw.Draw(im).line([(150, 70), (260, 70), (190, 240)], fill=40, width=9, joint="curve")
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def inject(at: AppTest, draw) -> AppTest:
+    at.session_state[at.session_state["draw_canvas_key"]] = {
+        "drawing": {"raw": {"objects": []}, "data": drawing_png(draw)}, "backgroundFit": None}
+    return at.run()
+
+
+def prediction(at: AppTest) -> str:
+    return next(m.value for m in at.metric if m.label == "Prediction")
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NN_WEIGHTS_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def at(weights_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception
+    return at
+
+
+def test_empty_canvas_asks_for_a_drawing(at):
+    assert prediction(at) == "–"
+    assert any("draw a digit" in i.value for i in at.info)
+    assert not at.warning
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWINGS))
+def test_predicts_the_drawn_digit(at, digit):
+    inject(at, DRAWINGS[digit])
+    assert not at.exception
+    assert prediction(at) == str(digit)
+    assert not at.warning and not at.info
+    assert next(m.value for m in at.metric if m.label == "Confidence").endswith("%")
+    captions = [img.caption for element in at.image for img in element.proto.imgs]
+    assert "Deskewed: the input" in captions and "Gradient × input" in captions
+
+
+def test_a_scribble_is_not_sure_and_gives_two_guesses(at):
+    inject(at, ZIGZAG)
+    assert prediction(at) == "?"
+    warning = next(w.value for w in at.warning if "Not sure" in w.value)
+    first, second = GUESSES.search(warning).groups()
+    assert first != second
+    assert "does not look like a digit" in warning
+
+
+def test_low_confidence_is_not_sure(at, weights_dir):
+    # a network whose last layer is all zeros gives 10% to every digit: never sure
+    model = MLP(ModelConfig(784, (8,), 10), seed=0)
+    model.dense_layers[-1].params["W"][...] = 0
+    model.save(weights_dir / "undecided.npz", meta={"val_accuracy": 0.1})
+    at.run()
+    at.selectbox(key="draw_model").set_value(str(weights_dir / "undecided.npz")).run()
+    inject(at, DRAWINGS[1])
+    assert prediction(at) == "?"
+    warning = next(w.value for w in at.warning if "Not sure" in w.value)
+    assert GUESSES.search(warning) and "below 60%" in warning
+
+
+def test_clear_empties_the_canvas(at):
+    inject(at, DRAWINGS[7])
+    assert prediction(at) == "7"
+    old_key = at.session_state["draw_canvas_key"]
+    at.button(key="draw_clear").click().run()
+    assert at.session_state["draw_canvas_key"] != old_key
+    assert prediction(at) == "–"
+    assert any("draw a digit" in i.value for i in at.info)
+
+
+def test_the_canvas_reset_button_shows_the_prompt(at):
+    # the toolbar's reset sends an all-black image, not None
+    inject(at, lambda d: None)
+    assert prediction(at) == "–"
+    assert any("empty" in i.value for i in at.info)
+
+
+def test_model_picker_lists_saved_models_and_broken_ones_with_the_reason(at, weights_dir):
+    MLP(ModelConfig(784, (32,), 10), seed=1).save(weights_dir / "tiny.npz")
+    (weights_dir / "broken.npz").write_bytes(b"this is not a model")
+    MLP(ModelConfig(2, (4,), 2), seed=1).save(weights_dir / "spirals.npz")   # not a digit model
+    at.run()
+    picker = at.selectbox(key="draw_model")
+    labels = picker.options            # as shown
+    assert labels[0] == "default (shipped)" and "tiny" in labels
+    assert "broken" not in labels and "spirals" not in labels
+    unusable = " ".join(m.value for m in at.expander[0].markdown)
+    assert "**broken** (unusable)" in unusable and "**spirals** (unusable)" in unusable
+    assert "expected 784" in unusable
+    inject(at, DRAWINGS[1])          # the page keeps working
+    assert not at.exception and prediction(at) == "1"
+
+
+def test_teach_it_trains_a_personal_copy_and_saves_it(at, weights_dir):
+    import pages.common as common
+
+    inject(at, DRAWINGS[7])
+    assert prediction(at) == "7"
+    at.segmented_control(key="draw_teach_label").set_value(1).run()
+    for _ in range(3):             # a clear 7 may need a second lesson to become a 1
+        at.button(key="draw_teach").click().run()
+        assert not at.exception
+        if prediction(at) == "1":
+            break
+    assert prediction(at) == "1"
+    assert at.selectbox(key="draw_model").value == "__taught__"
+    assert any("Learnt in" in s.value for s in at.success)
+    assert any("Accuracy on the 2,000 bundled test digits" in c.value for c in at.caption)
+    # the shared shipped model still reads the drawing as a 7
+    at.selectbox(key="draw_model").set_value(str(common.SHIPPED_MODEL)).run()
+    assert prediction(at) == "7"
+
+    at.text_input(key="draw_save_name").input("my 7 is a 1").run()
+    at.button(key="draw_save").click().run()
+    saved = weights_dir / "my-7-is-a-1.npz"
+    assert saved.is_file() and saved.with_suffix(".json").is_file()
+    assert any("Saved as 'my-7-is-a-1'" in s.value for s in at.success)
+    model = MLP.load(saved)
+    assert model.meta["source"].startswith("Draw page") and 1 in model.meta["lessons"]
+    at.button(key="draw_save").click().run()           # the same name again is refused
+    assert any("exists already" in e.value for e in at.error)
+
+    at.selectbox(key="draw_model").set_value(str(saved)).run()
+    assert prediction(at) == "1"
+    at.button(key="draw_forget").click().run()
+    assert not any("taught" in o for o in at.selectbox(key="draw_model").options)
+
+
+def test_teach_button_waits_for_a_digit(at):
+    inject(at, DRAWINGS[0])
+    assert at.button(key="draw_teach").disabled
+
+
+@pytest.mark.parametrize("fmt,mime", [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+def test_photo_upload_is_read_like_a_drawing(at, fmt, mime):
+    at.radio(key="draw_source").set_value("Photo").run()
+    assert prediction(at) == "–" and any("Upload" in i.value for i in at.info)
+    at.file_uploader(key="draw_upload").set_value((f"seven.{fmt.lower()}", photo_bytes(fmt), mime)).run()
+    assert not at.exception and not at.error
+    assert prediction(at) == "7"
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"definitely not a picture", "not an image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "not an image"),
+    (b"\xff" * 11_000_000, "limit is 10 MB"),
+])
+def test_bad_uploads_get_a_clear_message(at, content, message):
+    at.radio(key="draw_source").set_value("Photo").run()
+    at.file_uploader(key="draw_upload").set_value(("digit.png", content, "image/png")).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert message in errors
+    assert prediction(at) == "–"

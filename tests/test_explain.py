@@ -1,0 +1,244 @@
+"""nn.explain: reading a digit, the "not sure" rule, the scribble check, and teaching one drawing."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from nn.data import load_mnist_sample
+from nn.explain import (MIN_CONFIDENCE, DigitProfile, hidden_activations, read, teach, verdict)
+from nn.gradcheck import numerical_gradient, relative_error
+from nn.model import MLP, ModelConfig
+from nn.preprocess import normalise_digits, preprocess
+
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "default.npz"
+WHITE = (255, 255, 255, 255)
+
+
+def canvas(draw) -> np.ndarray:
+    """A 280x280 RGBA drawing, white ink on black, as the canvas returns it."""
+    im = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw(ImageDraw.Draw(im))
+    return np.asarray(im)
+
+
+DRAWINGS = {
+    1: lambda d: d.line([(140, 40), (140, 240)], fill=WHITE, width=18),
+    7: lambda d: d.line([(70, 50), (210, 50), (120, 240)], fill=WHITE, width=18, joint="curve"),
+    0: lambda d: d.ellipse((80, 40, 200, 240), outline=WHITE, width=18),
+}
+SCRIBBLES = {
+    "zigzag": lambda d: d.line([(40 + (i % 2) * 200, 40 + i * 20) for i in range(11)], fill=WHITE,
+                               width=14, joint="curve"),
+    "filled square": lambda d: d.rectangle((60, 60, 220, 220), fill=WHITE),
+    "hatching": lambda d: [d.line((x, 40, x + 60, 240), fill=WHITE, width=12) for x in range(40, 220, 30)],
+    "dash": lambda d: d.line((40, 140, 240, 140), fill=WHITE, width=18),
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The bundled sample, normalised as the network sees it: (x_train, y_train, x_test, y_test)."""
+    ds = load_mnist_sample()
+    return normalise_digits(ds.x_train), ds.y_train, normalise_digits(ds.x_val), ds.y_val
+
+
+@pytest.fixture(scope="module")
+def profile(digits):
+    return DigitProfile.from_digits(digits[0])
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model = MLP.load(SHIPPED, expect_input_dim=784, expect_output_dim=10)
+    for p in model.state().values():
+        p.flags.writeable = False          # as the app shares it
+    return model
+
+
+def small_model(rng, dtype=np.float64, **kwargs) -> MLP:
+    model = MLP(ModelConfig(784, (16, 12), 10, **kwargs), seed=3, dtype=dtype)
+    for layer in model.dense_layers:     # biases keep ReLU inputs away from the kink
+        layer.params["b"][...] = rng.uniform(0.1, 0.3, layer.params["b"].shape)
+    return model
+
+
+# ----- read ------------------------------------------------------------------------------------------
+
+def test_read_gives_the_models_own_probabilities_and_activations(rng):
+    model = small_model(rng)
+    x = rng.uniform(0, 1, (1, 784)).astype(np.float32)
+    r = read(model, x)
+    np.testing.assert_allclose(r.probs, model.predict_proba(x)[0], rtol=1e-6)
+    assert r.probs.sum() == pytest.approx(1, abs=1e-6)
+    assert r.predicted == int(r.probs.argmax()) and r.confidence == pytest.approx(r.probs.max())
+    d1, d2 = model.dense_layers[:2]
+    h1 = np.maximum(x @ d1.params["W"] + d1.params["b"], 0)[0]
+    h2 = np.maximum(h1 @ d2.params["W"] + d2.params["b"], 0)
+    assert [h.shape for h in r.hidden] == [(16,), (12,)]
+    np.testing.assert_allclose(r.hidden[0], h1, rtol=1e-5)
+    np.testing.assert_allclose(r.hidden[1], h2, rtol=1e-5)
+
+
+def test_saliency_is_the_gradient_of_the_predicted_score(rng):
+    model = small_model(rng)
+    x = rng.uniform(0, 1, (1, 784)).astype(np.float32).astype(np.float64)
+    r = read(model, x)
+    numeric = numerical_gradient(lambda: float(model.forward(x)[0, r.predicted]), x)
+    assert relative_error(r.gradient, numeric[0]) < 1e-4
+
+
+def test_saliency_maps_for_display(rng):
+    model = small_model(rng, dtype=np.float32)
+    x = np.zeros((1, 784), np.float32)
+    x[0, 300:340] = 1.0
+    grad, grad_x = read(model, x).saliency(x)
+    for m in (grad, grad_x):
+        assert m.shape == (28, 28) and m.dtype == np.float32
+        assert np.abs(m).max() == pytest.approx(1.0)
+    # gradient x input is zero wherever there is no ink
+    assert np.all(grad_x.ravel()[x[0] == 0] == 0)
+
+
+def test_hidden_activations_skip_batchnorm_and_dropout(rng):
+    model = small_model(rng, batchnorm=True, dropout=0.3, activation="tanh")
+    model.forward(rng.uniform(0, 1, (1, 784)))
+    hidden = hidden_activations(model)
+    assert [h.shape for h in hidden] == [(16,), (12,)]
+    assert all(np.abs(h).max() <= 1 for h in hidden)       # after tanh
+
+
+def test_read_rejects_a_batch(rng):
+    with pytest.raises(ValueError, match=r"\(1, D\)"):
+        read(small_model(rng), np.zeros((2, 784), np.float32))
+
+
+# ----- the "not sure" rule -----------------------------------------------------------------------------
+
+def test_verdict_sure_when_confident():
+    probs = np.full(10, 0.01)
+    probs[3] = 0.91
+    v = verdict(probs)
+    assert v.sure and v.digit == 3 and v.reason == ""
+    assert v.top2[0] == (3, pytest.approx(0.91))
+
+
+def test_verdict_not_sure_below_the_threshold_gives_the_top_two():
+    probs = np.array([0.02, 0.02, 0.02, 0.45, 0.02, 0.38, 0.03, 0.02, 0.02, 0.02])
+    v = verdict(probs)
+    assert not v.sure and v.digit == 3
+    assert v.guesses() == "3 (45%) or 5 (38%)"
+    assert "45%" in v.reason and f"{MIN_CONFIDENCE:.0%}" in v.reason
+
+
+def test_verdict_threshold_is_inclusive_and_adjustable():
+    probs = np.array([MIN_CONFIDENCE, 1 - MIN_CONFIDENCE] + [0] * 8)
+    assert verdict(probs).sure
+    assert not verdict(probs, min_confidence=0.9).sure
+
+
+def test_verdict_unusual_input_is_never_sure_however_confident():
+    probs = np.array([0.0] * 8 + [1.0, 0.0])
+    v = verdict(probs, unusual="too much ink")
+    assert not v.sure and v.digit == 8
+    assert "does not look like a digit" in v.reason and "too much ink" in v.reason
+
+
+def test_verdict_needs_two_classes():
+    with pytest.raises(ValueError, match="at least 2"):
+        verdict(np.array([1.0]))
+
+
+# ----- the scribble check -------------------------------------------------------------------------------
+
+def test_profile_passes_nearly_all_real_test_digits(digits, profile):
+    x_test = digits[2]
+    flagged = np.mean([bool(profile.unusual(x)) for x in x_test])
+    assert flagged < 0.01
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWINGS))
+def test_profile_passes_drawn_digits(profile, digit):
+    assert profile.unusual(preprocess(canvas(DRAWINGS[digit])).x) == ""
+
+
+@pytest.mark.parametrize("name", sorted(SCRIBBLES))
+def test_profile_flags_scribbles(profile, name):
+    assert profile.unusual(preprocess(canvas(SCRIBBLES[name])).x) != ""
+
+
+def test_profile_checks_its_input():
+    with pytest.raises(ValueError, match="784"):
+        DigitProfile.from_digits(np.zeros((5, 10)))
+    with pytest.raises(ValueError, match="quantile"):
+        DigitProfile.from_digits(np.zeros((5, 784)), quantile=0.1)
+
+
+def test_shipped_model_is_sure_of_drawn_digits_and_not_of_scribbles(shipped, profile):
+    for digit, draw in DRAWINGS.items():
+        x = preprocess(canvas(draw)).x
+        v = verdict(read(shipped, x).probs, profile.unusual(x))
+        assert v.sure and v.digit == digit
+    for draw in SCRIBBLES.values():
+        x = preprocess(canvas(draw)).x
+        assert not verdict(read(shipped, x).probs, profile.unusual(x)).sure
+
+
+# ----- teaching ---------------------------------------------------------------------------------------
+
+def test_teaching_fixes_misread_digits_without_forgetting(shipped, digits):
+    x_train, y_train, x_test, y_test = digits
+    base_acc = shipped.evaluate(x_test, y_test)[1]
+    wrong = np.flatnonzero(shipped.predict(x_test) != y_test)[:5]
+    assert len(wrong) == 5
+    for k, i in enumerate(wrong):
+        model = shipped.copy()
+        x, label = x_test[i:i + 1], int(y_test[i])
+        lesson = teach(model, x, label, x_train, y_train, np.random.default_rng(k))
+        assert lesson.learned and int(model.predict(x)[0]) == label
+        assert lesson.before.argmax() != label and lesson.after[label] > lesson.before[label]
+        assert 1 <= lesson.steps == len(lesson.losses) <= 40
+        # the forgetting check: the other test digits are read as well as before, within 1.5 points
+        assert model.evaluate(x_test, y_test)[1] >= base_acc - 0.015
+
+
+def test_teaching_a_drawing_a_new_label(shipped, digits):
+    x_train, y_train, x_test, y_test = digits
+    base_acc = shipped.evaluate(x_test, y_test)[1]
+    x = preprocess(canvas(DRAWINGS[7])).x
+    model = shipped.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(3):            # a drawing that clearly looks like a 7 may need a second lesson
+        if teach(model, x, 1, x_train, y_train, rng).learned:
+            break
+    assert int(model.predict(x)[0]) == 1
+    assert model.evaluate(x_test, y_test)[1] >= base_acc - 0.03
+
+
+def test_teaching_never_touches_the_shared_model(shipped, digits):
+    x = preprocess(canvas(DRAWINGS[1])).x
+    before = shipped.predict_proba(x).copy()
+    with pytest.raises(ValueError, match="read-only"):
+        teach(shipped, x, 7, digits[0], digits[1], np.random.default_rng(0))
+    np.testing.assert_array_equal(shipped.predict_proba(x), before)
+
+
+def test_teaching_is_reproducible(shipped, digits):
+    x = preprocess(canvas(DRAWINGS[0])).x
+    a, b = shipped.copy(), shipped.copy()
+    la = teach(a, x, 6, digits[0], digits[1], np.random.default_rng(5), max_steps=5)
+    lb = teach(b, x, 6, digits[0], digits[1], np.random.default_rng(5), max_steps=5)
+    assert la.losses == lb.losses
+    np.testing.assert_array_equal(a.dense_layers[0].params["W"], b.dense_layers[0].params["W"])
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(label=10), "label"), (dict(copies=0), "copies"), (dict(min_steps=5, max_steps=2), "min_steps"),
+    (dict(x=np.zeros((2, 784), np.float32)), r"\(1, 784\)"),
+])
+def test_teach_checks_its_arguments(rng, digits, kwargs, match):
+    args = dict(x=np.zeros((1, 784), np.float32), label=3)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        teach(small_model(rng, dtype=np.float32), args.pop("x"), args.pop("label"), digits[0][:10],
+              digits[1][:10], rng, **args)

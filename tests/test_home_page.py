@@ -1,0 +1,84 @@
+"""The home page under AppTest: the tour, the shipped model's card, saved models and downloaded data."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from nn.model import MLP, ModelConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    weights, data = tmp_path / "weights", tmp_path / "data"
+    weights.mkdir()
+    data.mkdir()
+    monkeypatch.setenv("NN_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("NN_DATA_DIR", str(data))
+    return weights, data
+
+
+def run_home() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [c.value for c in at.code] + [w.value for w in at.warning])
+
+
+def test_tour_of_the_three_pages(dirs):
+    at = run_home()
+    assert at.title[0].value == "Neural network, by hand"
+    assert [s.value for s in at.subheader][:3] == ["Train", "Weight init", "Draw"]
+    # a picture for each page whose screenshot exists, and no error for the others
+    shots = [p for p in ("train", "weight_init", "draw")
+             if (ROOT / "docs" / "screenshots" / f"{p}.png").is_file()]
+    assert len(at.image) == len(shots)
+
+
+def test_shipped_model_card(dirs):
+    card = json.loads((ROOT / "weights" / "default.json").read_text())
+    page = text(run_home())
+    assert card["architecture"] in page
+    accuracy = card.get("test_accuracy", card.get("val_accuracy"))
+    assert f"Accuracy on held-out digits: **{accuracy:.1%}**" in page
+    assert card["date"] in page
+
+
+def test_saved_models_are_counted_with_the_unusable_ones(dirs):
+    weights, _ = dirs
+    assert "**Saved models**: 0 in" in text(run_home())
+    MLP(ModelConfig(784, (8,), 10), seed=0).save(weights / "mine.npz")
+    (weights / "broken.npz").write_bytes(b"junk")
+    assert "**Saved models**: 2 in" in text(run_home())
+    assert "(1 unusable)" in text(run_home())
+
+
+def test_full_mnist_download_status_and_command(dirs):
+    _, data = dirs
+    page = text(run_home())
+    assert "**MNIST** (70,000 images, 12 MB): not downloaded" in page
+    assert "python -m nn.data download mnist" in page
+    assert "10,000 real MNIST digits" in page
+    (data / "mnist").mkdir()
+    for name in IDX_FILES:
+        (data / "mnist" / name).write_bytes(b"")
+    page = text(run_home())
+    assert "**MNIST** (70,000 images): downloaded" in page
+    assert "**Fashion-MNIST** (70,000 images, 31 MB): not downloaded" in page
+
+
+def test_missing_model_card_is_reported_not_fatal(dirs, monkeypatch, tmp_path):
+    import pages.common as common
+
+    monkeypatch.setattr(common, "SHIPPED_MODEL", tmp_path / "nowhere" / "default.npz")
+    at = run_home()
+    assert any("missing or unreadable" in w.value for w in at.warning)
