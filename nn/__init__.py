@@ -12,6 +12,10 @@ Modules, one idea each:
     augment     random distortions of digit images for training
     gradcheck   numerical gradients (central differences)
     initexp     the weight-initialisation experiment (activation/gradient histograms per layer)
+    explain     what the Draw page shows: probabilities, saliency, "not sure", teach-it fine-tuning
+    metrics     confusion matrix, decision-boundary grids, histograms for the Train page
+    predict     ``python -m nn.predict IMAGE...``: one JSON line per image
+    synth       synthetic mouse-drawn and paper digits, for evaluation only (never trained on)
 
 The package never imports streamlit: it runs the same in a notebook, a test or the CLI.
 """
