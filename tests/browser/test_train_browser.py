@@ -1,0 +1,107 @@
+"""The Train page in a real browser: Start on spirals, the loss falls live, Pause stops it.
+
+Run with `pytest -s` to see the timings it measures (Start -> first chart update, redraws/s).
+"""
+from __future__ import annotations
+
+import time
+
+from .conftest import screenshot, wait_idle
+
+METRIC_JS = """label => {
+    const box = [...document.querySelectorAll("[data-testid='stMetric']")]
+        .find(m => m.querySelector("[data-testid='stMetricLabel']")?.innerText.trim() === label);
+    return box ? box.querySelector("[data-testid='stMetricValue']").innerText : null; }"""
+
+
+def metric(page, label: str) -> str | None:
+    return page.evaluate(METRIC_JS, label)
+
+
+def number(text: str | None) -> float:
+    return float(text.rstrip("%")) if text and text[0].isdigit() else float("nan")
+
+
+def open_train(page, app_url: str, query: str) -> None:
+    """Open a shared link to the Train page, as a teacher's student would."""
+    page.goto(f"{app_url}/train?{query}")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").wait_for()
+
+
+def count_redraws(page, seconds: float) -> float:
+    """Changes of the Epoch metric per second (each live redraw while training changes it)."""
+    page.evaluate("""js => { window.__redraws = 0; window.__last = null; window.__stop = false;
+        const read = eval(js);
+        const tick = () => { const v = read('Epoch');
+            if (v !== window.__last) { window.__redraws++; window.__last = v; }
+            if (!window.__stop) requestAnimationFrame(tick); };
+        requestAnimationFrame(tick); }""", METRIC_JS)
+    time.sleep(seconds)
+    return (page.evaluate("() => { window.__stop = true; return window.__redraws; }") - 1) / seconds
+
+
+def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
+    # a small learning rate and many small batches: the fall of the loss takes seconds to watch
+    open_train(page, app_url, "data=spirals&lr=0.0002&epochs=5000")
+    assert page.get_by_role("combobox", name="Dataset").input_value() == "Spirals"
+    assert metric(page, "Train loss") is None                       # nothing trained yet
+
+    started = time.perf_counter()
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_function(f"() => /\\d/.test(({METRIC_JS})('Train loss') || '')", polling="raf")
+    first_update_ms = (time.perf_counter() - started) * 1000
+    first_loss = number(metric(page, "Train loss"))
+    assert first_loss > 0
+
+    # the loss falls while we watch: within a few seconds it is below half its first value
+    deadline, lowest = time.time() + 15, first_loss
+    while time.time() < deadline and lowest >= first_loss / 2:
+        time.sleep(0.25)
+        lowest = min(lowest, number(metric(page, "Train loss")))
+    assert lowest < first_loss / 2, f"loss did not fall: {first_loss} -> {lowest}"
+    redraws = count_redraws(page, 2.0)
+    epoch_before_pause = number(metric(page, "Epoch"))
+    assert epoch_before_pause > 1
+    print(f"\nspirals: Start -> first chart update {first_update_ms:.0f} ms, {redraws:.1f} redraws/s, "
+          f"loss {first_loss:.4f} -> {lowest:.4f}")
+    assert redraws > 0, "the page should redraw by itself while training"
+
+    page.get_by_role("button", name="Pause").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Resume").wait_for()
+    paused = (metric(page, "Epoch"), metric(page, "Train loss"))
+    time.sleep(1.0)
+    assert (metric(page, "Epoch"), metric(page, "Train loss")) == paused, "training went on after Pause"
+    assert number(paused[0]) < 5000                                  # stopped mid-run, not finished
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    # the picture a learner sees, for the README: charts after a few seconds of training
+    page.set_viewport_size({"width": 1400, "height": 1250})
+    page.locator(".js-plotly-plot").nth(1).wait_for()
+    time.sleep(1.0)
+    screenshot(page, "train")
+
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_function(f"() => ({METRIC_JS})('Epoch') === null")
+    page.get_by_role("button", name="Start").wait_for()
+
+
+def test_each_tab_trains_its_own_network(browser, app_url):
+    pages = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in range(2)]
+    try:
+        for p in pages:
+            open_train(p, app_url, "data=moons&epochs=3000")
+        pages[0].get_by_role("button", name="Step").click()
+        pages[0].wait_for_function(f"() => ({METRIC_JS})('Epoch') === '1.0'", polling="raf")
+        pages[1].reload()
+        wait_idle(pages[1])
+        assert metric(pages[1], "Epoch") is None                     # the other tab has no run
+        assert pages[1].get_by_role("button", name="Start").is_enabled()
+        pages[1].get_by_role("button", name="Step").click()
+        pages[1].wait_for_function(f"() => ({METRIC_JS})('Epoch') === '1.0'", polling="raf")
+        assert metric(pages[0], "Epoch") == "1.0"                    # and did not move the first one
+    finally:
+        for p in pages:
+            p.get_by_role("button", name="Reset").click()
+            p.context.close()

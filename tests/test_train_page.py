@@ -1,0 +1,378 @@
+"""The Train page under Streamlit's AppTest, plus its settings <-> URL logic and its run controller.
+
+Training runs in a worker process (pages/train_session.py); Step trains one epoch synchronously,
+so these tests drive the page without timing, except the Start/Pause test, which needs a little.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from nn.data import DownloadError, load_dataset
+from nn.model import MLP
+from pages import train_session as ts
+
+SPIRALS_DEFAULT = ts.defaults_for("spirals")
+
+
+# ----- settings and the URL ---------------------------------------------------------------
+
+def test_defaults_differ_by_kind_of_data():
+    digits = ts.defaults_for("mnist-sample")
+    assert digits.hidden == (128, 64) and digits.activation == "relu" and digits.init == "he"
+    assert digits.optimizer == "adam" and digits.lr == 1e-3 and digits.batch_size == 64
+    assert SPIRALS_DEFAULT.dataset == "spirals" and SPIRALS_DEFAULT.optimizer == "adam"
+    assert ts.defaults_for("blobs").n_classes == 3
+
+
+def test_query_round_trip_keeps_every_setting():
+    s = replace(ts.defaults_for("moons"), n_points=300, noise=0.25, val_share=0.3, hidden=(8, 32, 4),
+                activation="relu", init="normal", init_std=0.1, dropout=0.2, batchnorm=True, optimizer="nesterov",
+                lr=0.2, momentum=0.8, schedule="step", step_epochs=7, gamma=0.25, batch_size=128, epochs=77,
+                l2=1e-4, seed=123)
+    query = ts.to_query(s)
+    assert query["data"] == "moons" and query["layers"] == "8,32,4" and query["bn"] == "1"
+    back, warnings = ts.from_query(query)
+    assert back == s and warnings == []
+
+
+def test_query_leaves_out_defaults():
+    assert ts.to_query(SPIRALS_DEFAULT) == {"data": "spirals"}
+    assert ts.to_query(replace(SPIRALS_DEFAULT, hidden=())) == {"data": "spirals", "layers": "none"}
+
+
+@pytest.mark.parametrize("key, text, expect", [
+    ("lr", "banana", "lr=banana"), ("lr", "-1", "lr=-1"), ("lr", "nan", "lr=nan"), ("data", "cifar", "data=cifar"),
+    ("layers", "16,x", "layers=16,x"), ("layers", "1,2,3,4,5,6,7", "layers=1,2,3,4,5,6,7"), ("bn", "maybe", "bn=maybe"),
+    ("epochs", "2.5", "epochs=2.5"), ("epochs", "0", "epochs=0"), ("act", "swish", "act=swish"), ("seed", "1e30", "seed=1e30"),
+])
+def test_bad_query_values_fall_back_with_a_warning(key, text, expect):
+    settings, warnings = ts.from_query({"data": "spirals", key: text} if key != "data" else {key: text})
+    assert len(warnings) == 1 and expect in warnings[0]
+    assert settings == SPIRALS_DEFAULT
+
+
+def test_off_grid_values_snap_to_the_slider_with_a_note():
+    settings, warnings = ts.from_query({"lr": "0.07", "batch": "50", "layers": "15,17"})
+    assert settings.lr == 0.05 and settings.batch_size == 64 and settings.hidden == (16, 16)
+    assert len(warnings) == 3
+
+
+def test_query_checks_classes_and_augment_against_the_dataset():
+    settings, warnings = ts.from_query({"data": "blobs", "classes": "5"})
+    assert settings.n_classes == 5 and warnings == []
+    settings, warnings = ts.from_query({"data": "spirals", "classes": "6", "augment": "1"})
+    assert settings.n_classes == 2 and not settings.augment and len(warnings) == 2
+
+
+def test_unknown_query_keys_are_ignored():
+    assert ts.from_query({"embed": "true", "foo": "1"}) == (SPIRALS_DEFAULT, [])
+
+
+def test_architecture_counts_parameters_like_the_model():
+    s = replace(SPIRALS_DEFAULT, hidden=(5, 3), batchnorm=True)
+    text, n = ts.architecture(s, 2, 4)
+    assert text == "2 → 5 → 3 → 4"
+    assert n == MLP(ts.model_config(s, 2, 4)).n_params
+
+
+# ----- the run in its own process ------------------------------------------------------------
+
+@pytest.fixture
+def spirals_data():
+    ds = load_dataset("spirals", n=200, noise=0.1, val_fraction=0.2, seed=0)
+    return ts.RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
+
+
+def test_live_run_steps_pauses_mid_epoch_and_stops():
+    ds = load_dataset("spirals", n=2000, noise=0.1, val_fraction=0.2, seed=0)
+    data = ts.RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
+    # batch size 1 and a wide network: an epoch is 1,600 slow updates, far longer than a pause takes
+    run = ts.LiveRun(replace(SPIRALS_DEFAULT, epochs=1000, batch_size=1, hidden=(256, 256)), data)
+    try:
+        assert run.step_epoch()["progress"] == 1.0
+        run.start()
+        assert run.running
+        deadline = time.monotonic() + 30
+        while run.snapshot()["progress"] == 1.0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        status = run.pause()
+        assert 1.0 < status["progress"] < 2.0 and not status["running"]      # stopped mid-epoch
+        time.sleep(0.3)
+        assert run.snapshot()["progress"] == status["progress"]          # nothing ran while paused
+        run.set_lr(0.5)
+        assert run.snapshot()["lr"] == 0.5
+    finally:
+        run.close()
+    assert not run.alive
+    with pytest.raises(ts.RunLost):
+        run.snapshot()
+
+
+def test_live_run_reports_settings_the_model_rejects(spirals_data):
+    with pytest.raises(ts.RunError, match="batch norm"):
+        ts.LiveRun(replace(SPIRALS_DEFAULT, batchnorm=True, batch_size=1), spirals_data)
+
+
+def test_live_run_snapshot_views(spirals_data):
+    run = ts.LiveRun(SPIRALS_DEFAULT, spirals_data)
+    try:
+        run.step_epoch()
+        snap = run.snapshot(frozenset({"boundary", "hist", "confusion"}))
+        xs, ys, proba = snap["boundary"]
+        assert proba.shape == (60, 60, 2)
+        assert len(snap["weight_hists"]) == 3 and len(snap["act_hists"]) == 2 and len(snap["health"]) == 2
+        assert snap["confusion"].sum() == len(spirals_data.y_val)
+        assert len(snap["batch_loss"]) == len(snap["batch_x"]) > 0
+    finally:
+        run.close()
+
+
+# ----- the page under AppTest ------------------------------------------------------------------
+
+def _open(query: dict | None = None, monkeypatch=None, tmp_path=None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/train.py")
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def apps(monkeypatch, tmp_path):
+    """Open Train pages; close their worker processes afterwards."""
+    monkeypatch.setenv("NN_WEIGHTS_DIR", str(tmp_path / "weights"))
+    opened = []
+
+    def open_page(query=None):
+        opened.append(_open(query))
+        return opened[-1]
+
+    yield open_page
+    for at in opened:
+        run = at.session_state["train_run"] if "train_run" in at.session_state else None
+        if run is not None:
+            run.close()
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or {'dtype', 'bdata' (base64), 'shape'} as plotly 7 writes numpy arrays."""
+    if isinstance(value, dict):
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return data.reshape([int(n) for n in str(value.get("shape", len(data))).split(",")])
+    return np.asarray(value)
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def chart_titles(at) -> list[str]:
+    out = []
+    for spec in charts(at):
+        layout = spec["layout"]
+        out.append(layout.get("title", {}).get("text", "") +
+                   " ".join(a.get("text", "") for a in layout.get("annotations", [])))
+    return out
+
+
+def test_page_opens_with_defaults_and_a_preview(apps):
+    at = apps()
+    assert at.title[0].value == "Train a network"
+    assert at.selectbox(key="train_dataset").value == "spirals"
+    assert len(at.metric) == 0                                  # nothing trained yet
+    assert any("The data" in t for t in chart_titles(at))
+    assert "354 parameters" in at.info[0].value
+    assert at.button(key="train_pause").disabled and not at.button(key="train_start").disabled
+    # every settings widget explains itself
+    for kind in ("selectbox", "slider", "select_slider", "number_input", "toggle"):
+        for w in getattr(at, kind):
+            assert w.help, f"{kind} {w.label!r} has no help text"
+
+
+def test_step_trains_and_the_views_change(apps):
+    at = apps()
+    at.slider(key="train_layers").set_value(3).run()
+    at.select_slider(key="train_width_2").set_value(8).run()
+    at.selectbox(key="train_activation").set_value("relu").run()
+    at.select_slider(key="train_batch_size").set_value(32).run()
+    at.button(key="train_step").click().run()
+    assert not at.exception
+    assert metric(at, "Epoch") == "1.0"
+    loss_1, boundary_1 = metric(at, "Train loss"), charts(at)[1]
+    titles = chart_titles(at)
+    assert any("Loss" in t for t in titles) and any("Decision regions" in t for t in titles)
+    assert any("Weights of each layer" in t for t in titles)
+    assert "2 -> 16" in at.session_state["train_run"].info["architecture"].replace("Dense(", "")
+    assert at.session_state["train_run"].info["architecture"].count("Dense") == 4
+    for _ in range(3):
+        at.button(key="train_step").click().run()
+    assert metric(at, "Epoch") == "4.0"
+    assert float(metric(at, "Train loss")) < float(loss_1)
+    assert not np.array_equal(array(charts(at)[1]["data"][0]["z"]), array(boundary_1["data"][0]["z"]))
+    assert at.query_params["layers"] == "16,16,8" and at.query_params["act"] == "relu"
+
+
+def test_start_then_pause_stops_training(apps):
+    at = apps({"epochs": "5000"})
+    at.button(key="train_start").click().run()
+    run = at.session_state["train_run"]
+    assert run.running and at.button(key="train_start").disabled and not at.button(key="train_pause").disabled
+    time.sleep(0.5)
+    assert run.snapshot()["progress"] > 0
+    at.button(key="train_pause").click().run()
+    assert not run.running
+    before = run.snapshot()["progress"]
+    time.sleep(0.5)
+    assert run.snapshot()["progress"] == before
+    assert not at.button(key="train_resume").disabled
+    at.button(key="train_resume").click().run()
+    time.sleep(0.3)
+    assert run.snapshot()["progress"] > before
+    at.button(key="train_reset").click().run()
+    assert "train_run" not in at.session_state and not run.alive
+
+
+def test_learning_rate_applies_live_other_settings_wait_for_reset(apps):
+    at = apps()
+    at.button(key="train_step").click().run()
+    run = at.session_state["train_run"]
+    at.select_slider(key="train_lr").set_value(0.1).run()
+    assert run.snapshot()["lr"] == 0.1 and metric(at, "Learning rate now") == "0.1"
+    assert not any("Settings changed" in w.value for w in at.warning)
+    at.select_slider(key="train_width_0").set_value(32).run()
+    assert any("Settings changed" in w.value for w in at.warning)
+    assert at.session_state["train_run"] is run                   # the run keeps going as it was
+    at.button(key="train_reset").click().run()
+    at.button(key="train_step").click().run()
+    assert "Dense(2 -> 32)" in at.session_state["train_run"].info["architecture"]
+
+
+def test_bad_link_falls_back_to_defaults_with_warnings(apps):
+    at = apps({"lr": "fast", "layers": "9999", "data": "moons"})
+    assert not at.exception
+    texts = " ".join(w.value for w in at.warning)
+    assert "lr=fast" in texts and "layers=9999" in texts
+    assert at.selectbox(key="train_dataset").value == "moons"
+    assert at.select_slider(key="train_lr").value == SPIRALS_DEFAULT.lr
+    at.button(key="train_step").click().run()
+    assert metric(at, "Epoch") == "1.0"
+
+
+def test_link_opens_the_same_experiment(apps):
+    at = apps({"data": "blobs", "classes": "4", "layers": "8", "opt": "momentum", "momentum": "0.8", "lr": "0.1"})
+    assert at.slider(key="train_n_classes").value == 4
+    assert at.slider(key="train_layers").value == 1 and at.select_slider(key="train_width_0").value == 8
+    assert at.selectbox(key="train_optimizer").value == "momentum" and at.slider(key="train_momentum").value == 0.8
+    assert at.select_slider(key="train_lr").value == 0.1
+    assert at.query_params["classes"] == "4" and at.query_params["data"] == "blobs"
+
+
+def test_divergence_stops_and_says_what_to_try(apps):
+    at = apps({"opt": "sgd", "lr": "10", "act": "relu", "init": "normal", "std": "1", "layers": "64,64,64"})
+    at.button(key="train_step").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "diverged" in errors and "smaller" in errors and "Reset" in errors
+    assert at.button(key="train_step").disabled and at.button(key="train_resume").disabled
+
+
+def test_gradient_check_shows_small_errors(apps):
+    at = apps({"layers": "8,8", "bn": "1", "dropout": "0.2"})
+    at.button(key="train_gradcheck_button").click().run()
+    results = at.session_state["train_gradcheck"]
+    names = [name for name, _ in results]
+    assert "Dense 1 · W" in names and "BatchNorm 1 · gamma" in names
+    assert max(err for _, err in results) < 1e-4
+    assert any("numerical gradient" in t for t in chart_titles(at))
+    assert any("agrees" in c.value for c in at.caption)
+
+
+def test_save_writes_a_model_and_card_and_refuses_the_shipped_name(apps, tmp_path):
+    at = apps({"data": "mnist-sample", "layers": "16", "epochs": "2"})
+    at.button(key="train_step").click().run()
+    at.text_input(key="train_save_name").input("default").run()
+    at.button(key="train_save").click().run()
+    assert any("shipped model" in e.value for e in at.error)
+    assert not (tmp_path / "weights" / "default.npz").exists()
+
+    at.text_input(key="train_save_name").input("My digits!").run()
+    at.button(key="train_save").click().run()
+    path = tmp_path / "weights" / "My-digits.npz"
+    assert path.exists() and any("Saved as My-digits.npz" in s.value for s in at.success)
+    model = MLP.load(path, expect_input_dim=784, expect_output_dim=10)
+    assert model.meta["dataset"] == "mnist-sample" and model.meta["settings"]["layers"] == "16"
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["epochs_trained"] == 1.0 and 0 < card["val_accuracy"] <= 1
+
+    at.button(key="train_save").click().run()                      # same name again: refused
+    assert any("exists already" in e.value for e in at.error)
+
+
+def test_digits_show_confusion_mistakes_and_neurons(apps):
+    at = apps()
+    at.selectbox(key="train_dataset").set_value("mnist-sample").run()
+    assert at.slider(key="train_layers").value == 2 and at.select_slider(key="train_width_0").value == 128
+    assert at.select_slider(key="train_lr").value == 1e-3
+    at.button(key="train_step").click().run()
+    assert float(metric(at, "Validation accuracy").rstrip("%")) > 80
+    assert any("Confusion matrix" in t for t in chart_titles(at))
+    confusion = next(c for c in charts(at) if "Confusion" in c["layout"]["title"]["text"])
+    assert array(confusion["data"][0]["text"]).sum() == 2000
+    for view, title in (("Mistakes", "gets wrong"), ("What neurons look for", "32 of the first layer's 128 hidden units"),
+                        ("Gradients", "Gradient size")):
+        at.session_state["train_view"] = view
+        at.run()
+        assert not at.exception and any(title in t for t in chart_titles(at)), view
+
+
+def test_two_sessions_train_their_own_runs(apps):
+    a, b = apps(), apps()
+    a.button(key="train_step").click().run()
+    a.button(key="train_step").click().run()
+    b.button(key="train_step").click().run()
+    run_a, run_b = a.session_state["train_run"], b.session_state["train_run"]
+    assert run_a is not run_b
+    assert run_a.snapshot()["progress"] == 2.0 and run_b.snapshot()["progress"] == 1.0
+
+
+def test_full_dataset_offline_keeps_the_page_working(apps, monkeypatch, tmp_path):
+    monkeypatch.setenv("NN_DATA_DIR", str(tmp_path / "data"))
+
+    def offline(name, **kwargs):
+        raise DownloadError(f"Could not download {name}: this machine seems to be offline.", offline=True)
+
+    monkeypatch.setattr("nn.data.download", offline)
+    at = apps({"data": "mnist"})
+    assert any("not on this machine yet" in i.value for i in at.info)
+    at.button(key="train_download").click().run()
+    assert any("offline" in e.value for e in at.error)
+    at.button(key="train_step").click().run()                          # trains on the bundled sample
+    assert metric(at, "Epoch") == "1.0"
+    assert at.session_state["train_run"].info["n_train"] == 8000
+
+
+def test_switching_data_during_a_run_keeps_showing_the_run(apps):
+    at = apps()
+    at.button(key="train_step").click().run()
+    at.selectbox(key="train_dataset").set_value("mnist-sample").run()
+    assert not at.exception
+    assert any("Settings changed" in w.value for w in at.warning)
+    assert any("Decision regions" in t for t in chart_titles(at))          # still the spirals run
+    assert at.slider(key="train_layers").value == 2 and at.select_slider(key="train_width_0").value == 128
+    at.button(key="train_reset").click().run()
+    at.button(key="train_step").click().run()
+    assert any("Confusion matrix" in t for t in chart_titles(at))
