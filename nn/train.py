@@ -236,21 +236,27 @@ class Trainer:
         self._order = self.shuffle_rng.permutation(len(self.x_train))
 
 
-def digit_pipeline(x_train: np.ndarray, x_val: np.ndarray, augment: bool):
-    """Digits go through the same final step as every drawing the Draw page classifies
-    (``preprocess.normalise_digits``: deskewing). With augmentation, each training batch is
-    also distorted, then normalised again, so the network never sees the same picture twice
-    and never sees a picture the Draw page could not produce.
-
-    Returns (x_train, x_val, augment_fn or None) ready for ``Trainer``.
-    """
+def augment_digits(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Distort a batch of deskewed digits (``augment.augment_batch``), then deskew it again,
+    as a drawing would be: the ``augment`` step of ``Trainer`` for digits. x : (N, 784)."""
     from .augment import augment_batch
     from .preprocess import normalise_digits
 
+    return normalise_digits(augment_batch(x, rng))
+
+
+def digit_pipeline(x_train: np.ndarray, x_val: np.ndarray, augment: bool):
+    """Digits go through the same final step as every drawing the Draw page classifies
+    (``preprocess.normalise_digits``: deskewing). With augmentation, each training batch is
+    also distorted, then normalised again (``augment_digits``), so the network never sees the
+    same picture twice and never sees a picture the Draw page could not produce.
+
+    Returns (x_train, x_val, augment_digits or None) ready for ``Trainer``.
+    """
+    from .preprocess import normalise_digits
+
     x_train, x_val = normalise_digits(x_train), normalise_digits(x_val)
-    if not augment:
-        return x_train, x_val, None
-    return x_train, x_val, lambda xb, rng: normalise_digits(augment_batch(xb, rng))
+    return x_train, x_val, (augment_digits if augment else None)
 
 
 # ----- command line -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import streamlit as st
 
 from nn.data import (IMAGE_DATASETS, SOURCES, TOY_DATASETS, Dataset, DownloadError, download, is_downloaded,
                      load_dataset)
-from nn.preprocess import normalise_digits
+from nn.train import digit_pipeline
 from pages import train_charts as charts
 from pages import train_session as ts
 from pages.common import safe_model_name, through_app, user_models_dir
@@ -49,11 +49,10 @@ def run_data(name: str, n: int, noise: float, val_share: float, n_classes: int, 
         ds = load_dataset(name, n=n, noise=noise, val_fraction=val_share, seed=seed, n_classes=n_classes)
         return ts.RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds), ds
     ds = load_dataset(name)
-    # digits are deskewed as the Draw page deskews a drawing; with augmentation each batch is
-    # distorted first (in the worker) and deskewed after, so the raw training images go there
-    x_train = ds.x_train if augment else normalise_digits(ds.x_train)
-    return ts.RunData(x_train, ds.y_train, normalise_digits(ds.x_val), ds.y_val, ds.n_classes,
-                      None, augment), ds
+    # digits are deskewed as the Draw page deskews a drawing (with augmentation, the worker
+    # distorts and deskews every batch again: nn.train.augment_digits)
+    x_train, x_val, _ = digit_pipeline(ds.x_train, ds.x_val, augment)
+    return ts.RunData(x_train, ds.y_train, x_val, ds.y_val, ds.n_classes, None, augment), ds
 
 
 @st.cache_resource(show_spinner=False)

@@ -283,7 +283,7 @@ class RunData:
     """The arrays a run trains on, as the network sees them.
 
     x_train : (N, D) float32; for digits deskewed by ``normalise_digits`` (what the Draw page feeds
-        a model too) unless ``augment``, in which case raw and distorted + deskewed per batch.
+        a model too), and with ``augment`` also distorted + deskewed again per batch.
     y_train : (N,) int64; x_val : (M, D) float32 (deskewed for digits); y_val : (M,) int64.
     bounds : the plotting box of a 2-D set, None for images.
     """
@@ -501,10 +501,8 @@ class _Worker:
         self.settings, self.data = settings, data
         augment = None
         if data.augment:
-            from nn.augment import augment_batch
-            from nn.preprocess import normalise_digits
-            # as nn.train.digit_pipeline: distort the raw digit, then deskew it like a drawing
-            augment = lambda xb, rng: normalise_digits(augment_batch(xb, rng))   # noqa: E731
+            from nn.train import augment_digits
+            augment = augment_digits
         model = MLP(model_config(settings, data.x_train.shape[1], data.n_classes), seed=settings.seed)
         self.model = model
         self.trainer = Trainer(model, data.x_train, data.y_train, data.x_val, data.y_val,
