@@ -115,6 +115,8 @@ class Trainer:
         self._order = self.shuffle_rng.permutation(len(self.x_train))
         self._epoch_loss = self._epoch_correct = 0.0
         self._epoch_seen = 0
+        # live references to every parameter and gradient array (the layers update them in place)
+        self._params, self._grads = model.params(), model.grads()
 
     # ----- state ----------------------------------------------------------------------------
     @property
@@ -191,7 +193,7 @@ class Trainer:
                              f"try a smaller learning rate (now {lr:.3g})")
             return            # the update is not applied: the weights stay finite
         self.optimizer.lr = lr
-        self.optimizer.step(model.params(), model.grads())
+        self.optimizer.step(self._params, self._grads)
         self.train_seconds += time.perf_counter() - t0
 
         correct = int(np.sum(self._predicted(scores) == y))
