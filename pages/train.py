@@ -1,14 +1,13 @@
 """Train: watch a NumPy network learn, with every knob within reach.
 
 The settings in the sidebar decide the data and the network; Start trains it in a separate
-process (pages/train_session.py) while a fragment redraws the numbers and the loss curves five
-times a second and the pictures once a second (figures: pages/train_charts.py). The settings
+process (pages/train_session.py) while a fragment redraws every live view five times a second
+(figures: pages/train_charts.py, built to be cheap for the browser). The settings
 live in the address bar, so a link reproduces the experiment.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import time
 
 import numpy as np
 import streamlit as st
@@ -19,14 +18,11 @@ from nn.train import digit_pipeline
 from pages import train_charts as charts
 from pages import train_session as ts
 from pages.common import safe_model_name, through_app, user_models_dir
+from pages.live_chart import live_chart
 
 through_app("pages/train.py")
 ss = st.session_state
-REDRAW_SECONDS = 0.2        # numbers and curves: five times a second while training
-# decision regions / confusion matrix and the "look inside" view: once a second. Every changed
-# figure is a full Plotly redraw in the browser (~100 ms of CPU in a software-rendered Chromium);
-# where browser and training share the processor, each redraw is time the training does not get.
-PICTURE_SECONDS = 1.0
+REDRAW_SECONDS = 0.2        # every live view: five times a second while training
 RUN, SETTINGS, MESSAGE = "train_run", "train_settings", "train_message"
 
 DATASET_LABELS = {"xor": "XOR (four quadrants)", "spirals": "Spirals", "moons": "Two moons",
@@ -53,6 +49,18 @@ def run_data(name: str, n: int, noise: float, val_share: float, n_classes: int, 
     # distorts and deskews every batch again: nn.train.augment_digits)
     x_train, x_val, _ = digit_pipeline(ds.x_train, ds.x_val, augment)
     return ts.RunData(x_train, ds.y_train, x_val, ds.y_val, ds.n_classes, None, augment), ds
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def points_layer(name: str, n: int, noise: float, val_share: float, n_classes: int, seed: int) -> tuple:
+    """The points of a 2-D dataset as pixels (train_charts.points_layer), drawn once, shared read-only."""
+    _, ds = run_data(name, n, noise, val_share, n_classes, seed, False)
+    return charts.points_layer(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.bounds)
+
+
+def boundary_image(s: ts.Settings, proba: np.ndarray | None, n_classes: int) -> np.ndarray:
+    return charts.boundary_image(proba, n_classes,
+                                 points_layer(s.dataset, s.n_points, s.noise, s.val_share, s.n_classes, s.seed))
 
 
 @st.cache_resource(show_spinner=False)
@@ -224,7 +232,6 @@ def _do(action: str) -> None:
             if ss.get(RUN) is not None:
                 ss.pop(RUN).close()
             ss.pop("train_gradcheck", None)
-            ss.pop("train_pictures", None)
             return
         run = ss.get(RUN) if action in ("pause", "resume") else _ensure_run()
         if run is None:
@@ -337,15 +344,18 @@ if run is not None and not run.running:
 
 def render_metrics(snap: dict) -> None:
     def last(values, fmt):
-        return fmt.format(values[-1]) if len(values) and np.isfinite(values[-1]) else "—"
+        if not len(values) or not np.isfinite(values[-1]):
+            return "—"
+        v = values[-1]
+        return f"{v:.1e}" if fmt == "loss" and 0 < v < 1e-3 else (fmt if fmt != "loss" else "{:.4g}").format(v)
 
     m = st.columns(6)
     m[0].metric("Epoch", f"{snap['progress']:.1f}",
                 help=f"Passes over the training data so far, of {snap['epochs']} (fractional while one "
                      "is under way).")
-    m[1].metric("Train loss", last(snap["batch_loss"], "{:.4g}"),
+    m[1].metric("Train loss", last(snap["batch_loss"], "loss"),
                 help="Cross-entropy on the recent training batches (smoothed). It should fall.")
-    m[2].metric("Validation loss", last(snap["val_loss"], "{:.4g}"),
+    m[2].metric("Validation loss", last(snap["val_loss"], "loss"),
                 help="Cross-entropy on held-out data after the last full epoch. If it rises while the "
                      "train loss falls, the network is memorising (overfitting).")
     m[3].metric("Train accuracy", last(snap["batch_acc"] * 100, "{:.1f}%"),
@@ -363,8 +373,8 @@ def render_metrics(snap: dict) -> None:
 
 
 INSIDE_CAPTIONS = {
-    "Weights & activations": "Top: the weights of each layer; they start as the initialisation made them and "
-        "spread as the network learns. Bottom: what each hidden layer outputs for 256 validation samples. Many "
+    "Weights & activations": "Left: the weights of each layer; they start as the initialisation made them and "
+        "spread as the network learns. Right: what each hidden layer outputs for 256 validation samples. Many "
         "ReLU outputs stuck at 0 (dead units) or tanh/sigmoid outputs piled up at the ends (saturated) pass "
         "almost no gradient back.",
     "Gradients": "How big each layer's weight update signal is. Lines far apart, with the input-side layers "
@@ -377,41 +387,32 @@ INSIDE_CAPTIONS = {
         "appear as the network learns which shapes tell the digits apart.",
 }
 VIEW_NEEDS = {"Weights & activations": "hist", "What neurons look for": "neurons"}   # extra snapshot views
+BOUNDARY_TITLE = "Decision regions"
 
 
-def pictures(run: ts.LiveRun, snap: dict, view: str, learned_only: bool) -> dict:
-    """The figures that are pictures of the network (not curves), for this snapshot."""
-    images = ds.image_shape is not None
-    figs = {}
-    if images:
-        figs["main"] = charts.confusion_figure(snap["confusion"], ds.class_names)
-    else:
-        figs["main"] = charts.boundary_figure(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.bounds,
-                                              snap["boundary"], ds.n_classes)
+def inside_figure(run: ts.LiveRun, snap: dict, view: str, learned_only: bool):
+    """The chosen look inside the network, for this snapshot."""
     if view == "Weights & activations":
-        figs["inside"] = charts.histograms_figure(snap["weight_hists"], snap["act_hists"],
-                                                  list(snap["grad_norms"]), snap["health"])
-    elif view == "Gradients":
-        figs["inside"] = charts.gradient_figure(snap)
-    elif view == "Mistakes":
+        return charts.histograms_figure(snap["weight_hists"], snap["act_hists"], list(snap["grad_norms"]),
+                                        snap["health"])
+    if view == "Gradients":
+        return charts.gradient_figure(snap)
+    if view == "Mistakes":
         idx, pred, conf = snap["mistakes"]
         names = ds.class_names
         captions = [f"{names[ds.y_val[i]]}→{names[p]} {c:.0%}" for i, p, c in zip(idx, pred, conf)]
-        figs["inside"] = charts.gallery_figure(ds.x_val[idx], captions,
-                                               "Validation images it gets wrong, most confident first")
-    else:
-        weights = snap["neurons"] - snap["neurons_start"] if learned_only else snap["neurons"]
-        width = run.settings.hidden[0] if run.settings.hidden else ds.n_classes
-        who = "hidden units" if run.settings.hidden else "outputs, one per class,"
-        figs["inside"] = charts.neurons_figure(weights, f"What {len(weights)} of the first layer's {width} "
-                                                        f"{who} look for")
-    return figs
+        return charts.gallery_figure(ds.x_val[idx], captions, "Validation images it gets wrong, most confident first")
+    weights = snap["neurons"] - snap["neurons_start"] if learned_only else snap["neurons"]
+    width = run.settings.hidden[0] if run.settings.hidden else ds.n_classes
+    who = "hidden units" if run.settings.hidden else "outputs, one per class,"
+    return charts.neurons_figure(weights, f"What {len(weights)} of the first layer's {width} {who} look for")
 
 
 @st.fragment(run_every=REDRAW_SECONDS if running else None)
 def live_view() -> None:
     run = ss.get(RUN)
     images = ds.image_shape is not None
+    shown = run.settings if run is not None else settings
     if run is None:
         arch, n_params = ts.architecture(settings, ds.n_features, ds.n_classes)
         st.info(f"Network: {arch} ({n_params:,} parameters). Press **Start** to train it, or **Step** "
@@ -421,51 +422,44 @@ def live_view() -> None:
                                                   f"{len(ds.x_train):,} training images, e.g."),
                             key="train_preview", config=charts.CONFIG)
         else:
-            st.plotly_chart(charts.boundary_figure(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.bounds,
-                                                   n_classes=ds.n_classes),
-                            key="train_preview", config=charts.CONFIG)
+            _, right = st.columns([3, 2])
+            right.plotly_chart(charts.boundary_figure(boundary_image(shown, None, ds.n_classes), ds.bounds,
+                                                      "The data"),
+                               key="train_preview", config=charts.CONFIG)
         return
     view_options = ["Weights & activations", "Gradients"]
     if images:
         view_options += ["Mistakes", "What neurons look for"]
     view = ss.get("train_view") if ss.get("train_view") in view_options else view_options[0]
     learned_only = ss.get("train_neurons_delta", True)
-    # While training runs, the pictures are rebuilt at most every PICTURE_SECONDS and shown unchanged
-    # in between: an unchanged figure costs the browser nothing, a changed one a full Plotly redraw.
-    cached = ss.get("train_pictures")
-    now = time.monotonic()
-    due = (not run.running or cached is None or cached["for"] != (run, view, learned_only)
-           or now - cached["time"] >= PICTURE_SECONDS)
-    wanted = {"confusion" if images else "boundary", VIEW_NEEDS.get(view, "")} if due else set()
     was_running = run.running
     try:
-        snap = run.snapshot(frozenset(wanted))
+        snap = run.snapshot(frozenset({"confusion" if images else "boundary", VIEW_NEEDS.get(view, "")}))
     except (ts.RunError, ts.RunLost) as e:
         st.error(str(e))
         return
     if was_running and not snap["running"]:
         st.rerun()               # redraw the whole page: buttons, messages, no more timer
-    if due:
-        cached = ss["train_pictures"] = {"time": now, "for": (run, view, learned_only),
-                                         "figs": pictures(run, snap, view, learned_only)}
-    figs = cached["figs"]
 
     render_metrics(snap)
+    if images:
+        picture = charts.confusion_panel(snap["confusion"], ds.class_names)
+    else:
+        picture = charts.boundary_panel(boundary_image(shown, snap["boundary"][2], ds.n_classes), ds.bounds,
+                                        BOUNDARY_TITLE)
+    live_chart(charts.live_figure(snap, picture), key="train_live")
     left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(charts.curves_figure(snap), key="train_curves", config=charts.CONFIG)
-        st.caption("Training curves falling (loss) and rising (accuracy) mean it is learning. Validation "
-                   "following them means it generalises to new data; validation getting worse while "
-                   "training keeps improving means it memorises the training set (overfitting).")
-    with right:
-        st.plotly_chart(figs["main"], key="train_main_picture", config=charts.CONFIG)
-        if images:
-            st.caption("Row = the true class, column = what the network said. A perfect network has "
-                       "numbers only on the diagonal; dark cells off it are the pairs it confuses.")
-        else:
-            st.caption("The background is the class the network predicts at each point, pale where it is "
-                       "unsure. Watch it bend around the points; a boundary that wraps single points is "
-                       "overfitting.")
+    left.caption("Training curves falling (loss) and rising (accuracy) mean it is learning. Validation "
+                 "following them means it generalises to new data; validation getting worse while "
+                 "training keeps improving means it memorises the training set (overfitting).")
+    if images:
+        right.caption(f"Row = the true class, column = what the network said, for {snap['confusion'].sum():,} "
+                      "validation images. A perfect network has numbers only on the diagonal; dark cells off it "
+                      "are the pairs it confuses.")
+    else:
+        right.caption("The background is the class the network predicts at each point, pale where it is "
+                      "unsure. Watch it bend around the points; a boundary that wraps single points is "
+                      "overfitting.")
     st.segmented_control("Look inside the network", view_options, default=view_options[0], required=True,
                          key="train_view", help="Choose what to watch inside the network while it learns.")
     if view == "What neurons look for":
@@ -473,7 +467,7 @@ def live_view() -> None:
                   help="Subtract each weight's random starting value. Pixels that are never inked (the "
                        "border) get no gradient, so there the weights keep their starting noise, which "
                        "hides the pattern.")
-    st.plotly_chart(figs["inside"], key="train_inside", config=charts.CONFIG)
+    live_chart(inside_figure(run, snap, view, learned_only), key="train_inside")
     st.caption(INSIDE_CAPTIONS[view])
 
 

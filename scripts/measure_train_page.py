@@ -105,7 +105,54 @@ def pin_workers(server_pid: int, cpu: int) -> None:
             os.sched_setaffinity(worker, {cpu})
 
 
-def page_round(browser, url: str, epochs: int, window: float, server_pid: int | None = None) -> dict:
+def _tree() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+            children.setdefault(int(rest.rsplit(")", 1)[1].split()[1]), []).append(int(pid))
+        except (OSError, ValueError, IndexError):
+            continue
+    return children
+
+
+def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process tree: {name: root pid}. Trees are
+    disjoint: the server's tree excludes its training workers, which are counted as "trainer"."""
+    children, tick = _tree(), os.sysconf("SC_CLK_TCK")
+    trees = {name: _descendants(pid, children) for name, pid in groups.items()}
+    if "browser" in trees:                # this script's other children: Playwright's driver and Chromium
+        server = set(_descendants(groups.get("server", -1), children))
+        trees["browser"] = [p for p in trees["browser"] if p not in server and p != groups["browser"]]
+    if "server" in trees:
+        trainers = [p for f in children.get(groups["server"], []) for p in _descendants(f, children)
+                    if f != groups["server"] and p != f]
+        trees["server"] = [p for p in trees["server"] if p not in trainers]
+        trees["trainer"] = trainers
+    out = {}
+    for name, pids in trees.items():
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, ValueError, IndexError):
+                continue
+        out[name] = total / tick
+    return out
+
+
+def page_round(browser, url: str, epochs: int, window: float, server_pid: int | None = None,
+               groups: dict[str, int] | None = None) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector(IDLE)
@@ -132,9 +179,11 @@ def page_round(browser, url: str, epochs: int, window: float, server_pid: int | 
             if (v !== window.__last) { window.__redraws++; window.__last = v; }
             requestAnimationFrame(tick); };
         requestAnimationFrame(tick); }""")
+    c0 = cpu_seconds(groups or {})
     e0, t_start = epochs_done(page), time.perf_counter()
     time.sleep(window)
     e1, t_end = epochs_done(page), time.perf_counter()
+    c1 = cpu_seconds(groups or {})
     redraws = page.evaluate("window.__redraws") - 1
     progress_text = page.locator("[data-testid='stProgress']").first.inner_text()
     page.get_by_role("button", name="Pause").click()
@@ -146,7 +195,8 @@ def page_round(browser, url: str, epochs: int, window: float, server_pid: int | 
     return {"first_chart_ms": first_chart_ms, "redraws_per_s": redraws / (t_end - t_start),
             "page_rate": (e1 - e0) * 8000 / (t_end - t_start),
             "shown_rate": float(shown.group(1).replace(",", "")) if shown else float("nan"),
-            "epochs_window": (e0, e1)}
+            "epochs_window": (e0, e1),
+            "cpu": {k: round((c1[k] - c0[k]) / (t_end - t_start), 2) for k in c1}}
 
 
 def main() -> int:
@@ -175,7 +225,8 @@ def main() -> int:
         try:
             for r in range(args.rounds):
                 results.append(page_round(browser, url, args.epochs, args.window,
-                                          proc.pid if args.isolate_browser else None))
+                                          proc.pid if args.isolate_browser else None,
+                                          {"server": proc.pid, "browser": os.getpid()}))
                 cli.append(cli_rate(args.cli_epochs))
                 cli_one_thread.append(cli_rate(args.cli_epochs, {**os.environ, "OPENBLAS_NUM_THREADS": "1"}))
                 cli_wall.append(cli_wall_rate(args.cli_epochs))

@@ -6,12 +6,14 @@ so these tests drive the page without timing, except the Start/Pause test, which
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nn.data import DownloadError, load_dataset
@@ -177,7 +179,17 @@ def array(value) -> np.ndarray:
 
 
 def charts(at) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    """Every figure on the page: first the live ones (pages/live_chart.py, in page order), then
+    those shown with st.plotly_chart."""
+    live = [json.loads(json.loads(c.proto.json)["figure"]) for c in at.get("bidi_component")]
+    return live + [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def picture(spec: dict) -> np.ndarray:
+    """The pixels of a figure's (first) layout image, decoded from its PNG data URI."""
+    uri = spec["layout"]["images"][0]["source"]
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
 
 
 def chart_titles(at) -> list[str]:
@@ -212,17 +224,23 @@ def test_step_trains_and_the_views_change(apps):
     at.button(key="train_step").click().run()
     assert not at.exception
     assert metric(at, "Epoch") == "1.0"
-    loss_1, boundary_1 = metric(at, "Train loss"), charts(at)[1]
+    live = charts(at)[0]                   # loss | accuracy | decision regions, one figure
+    loss_1, boundary_1 = metric(at, "Train loss"), picture(live)
     titles = chart_titles(at)
-    assert any("Loss" in t for t in titles) and any("Decision regions" in t for t in titles)
-    assert any("Weights of each layer" in t for t in titles)
+    assert "Loss" in titles[0] and "Accuracy" in titles[0] and "Decision regions" in titles[0]
+    assert "Weights" in titles[1] and "Outputs" in titles[1]
+    # the curves hold one point per epoch; the regions picture has both classes' colours in it
+    assert len(live["data"][1]["x"]) == 1 and len(live["data"][4]["x"]) == 1
+    colours = {tuple(c) for c in boundary_1.reshape(-1, 3)[::97]}
+    assert len(colours) > 20
     assert "2 -> 16" in at.session_state["train_run"].info["architecture"].replace("Dense(", "")
     assert at.session_state["train_run"].info["architecture"].count("Dense") == 4
     for _ in range(3):
         at.button(key="train_step").click().run()
     assert metric(at, "Epoch") == "4.0"
     assert float(metric(at, "Train loss")) < float(loss_1)
-    assert not np.array_equal(array(charts(at)[1]["data"][0]["z"]), array(boundary_1["data"][0]["z"]))
+    assert len(charts(at)[0]["data"][1]["x"]) == 4
+    assert np.abs(picture(charts(at)[0]).astype(int) - boundary_1).mean() > 1     # the regions moved
     assert at.query_params["layers"] == "16,16,8" and at.query_params["act"] == "relu"
 
 
@@ -330,9 +348,10 @@ def test_digits_show_confusion_mistakes_and_neurons(apps):
     at.button(key="train_step").click().run()
     assert float(metric(at, "Validation accuracy").rstrip("%")) > 80
     assert any("Confusion matrix" in t for t in chart_titles(at))
-    confusion = next(c for c in charts(at) if "Confusion" in c["layout"]["title"]["text"])
-    assert array(confusion["data"][0]["text"]).sum() == 2000
-    for view, title in (("Mistakes", "gets wrong"), ("What neurons look for", "32 of the first layer's 128 hidden units"),
+    confusion = next(trace for trace in charts(at)[0]["data"] if trace["type"] == "heatmap")
+    counts = array(confusion["text"])
+    assert counts.sum() == 2000 and np.trace(counts) > 0.8 * 2000           # mostly on the diagonal
+    for view, title in (("Weights & activations", "Outputs"), ("Mistakes", "gets wrong"), ("What neurons look for", "32 of the first layer's 128 hidden units"),
                         ("Gradients", "Gradient size")):
         at.session_state["train_view"] = view
         at.run()

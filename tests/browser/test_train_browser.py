@@ -60,12 +60,21 @@ def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
         time.sleep(0.25)
         lowest = min(lowest, number(metric(page, "Train loss")))
     assert lowest < first_loss / 2, f"loss did not fall: {first_loss} -> {lowest}"
+    # the live chart is updated in place, not rebuilt: it does not blink, and a zoom stays; the
+    # decision regions picture in it changes as the network learns
+    picture_js = """() => { const el = document.querySelector('.nn-live-chart .imagelayer image');
+        return el && (el.getAttribute('href') || el.getAttributeNS('http://www.w3.org/1999/xlink', 'href')); }"""
+    page.evaluate("() => { document.querySelector('.nn-live-chart').__probe = 'same element'; }")
+    first_picture = page.evaluate(picture_js)
+    assert first_picture and first_picture.startswith("data:image/png")
     redraws = count_redraws(page, 2.0)
+    assert page.evaluate("() => document.querySelector('.nn-live-chart').__probe") == "same element"
+    assert page.evaluate(picture_js) != first_picture
     epoch_before_pause = number(metric(page, "Epoch"))
     assert epoch_before_pause > 1
     print(f"\nspirals: Start -> first chart update {first_update_ms:.0f} ms, {redraws:.1f} redraws/s, "
           f"loss {first_loss:.4f} -> {lowest:.4f}")
-    assert redraws > 0, "the page should redraw by itself while training"
+    assert redraws >= 3, "the page should redraw by itself, several times a second, while training"
 
     page.get_by_role("button", name="Pause").click()
     wait_idle(page)
