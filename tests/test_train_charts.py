@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -158,6 +159,8 @@ def _page():
 @pytest.mark.parametrize("serving", [True, False])
 def test_live_chart_on_a_page(serving, monkeypatch):
     monkeypatch.setattr(live_chart, "plotly_url", lambda: "app/static/plotly.min.js" if serving else None)
+    # AppTest leaves its script as __main__, which a training worker started later would re-run
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     at = AppTest.from_function(_page).run()
     assert not at.exception
     if serving:                                              # the component, with the figure and plotly.js
