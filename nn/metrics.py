@@ -7,6 +7,7 @@
     hidden_activations   what each hidden layer outputs for a batch (inference mode)
     activation_health    the share of dead (ReLU) or saturated (sigmoid, tanh) units
     smooth               a debiased exponential moving average (TensorBoard's smoothing)
+    RunningSmooth        the same, kept up to date as a live history grows
     thin                 which of n points to plot so that at most k remain
 
 None of these changes a model's weights; the ones that run a forward pass overwrite the
@@ -132,24 +133,60 @@ def smooth(values, weight: float = 0.9) -> np.ndarray:
     so the first points are not pulled towards zero.
     values : (T,) finite numbers (one NaN makes every later point NaN). Returns (T,) float64.
     """
-    v = np.asarray(values, np.float64)
-    if not 0 <= weight < 1:
-        raise ValueError(f"weight must be in [0, 1), got {weight}")
-    if v.size == 0 or weight == 0:
-        return v.copy()
-    # a loop in Python is too slow for 10^5 batches; the closed form is a weighted cumulative sum
-    # s_t = (1 - w) * sum_k w^(t-k) v_k, computed in chunks so that w^-k cannot overflow.
-    out = np.empty_like(v)
-    chunk = max(1, int(50 / max(-np.log10(weight), 1e-3)))     # w^-chunk <= 1e50
-    carry = 0.0
-    for start in range(0, v.size, chunk):
-        part = v[start:start + chunk]
-        k = np.arange(1, part.size + 1)
-        w_pow = weight ** k
-        s = w_pow * (carry + (1 - weight) * np.cumsum(part / w_pow))
-        out[start:start + part.size] = s
-        carry = s[-1]
-    return out / (1 - weight ** np.arange(1, v.size + 1))
+    running = RunningSmooth(weight)
+    running.extend(values)
+    return running.values.copy()
+
+
+class RunningSmooth:
+    """``smooth`` of a series that keeps growing (a live training history), updated with only the
+    new values: redrawing a chart several times a second stays O(new points), not O(all points).
+
+        r = RunningSmooth(0.9); r.extend(first); r.extend(more)
+        r.values  ==  smooth(first + more, 0.9)       (a view; valid until the next extend)
+    """
+
+    def __init__(self, weight: float) -> None:
+        if not 0 <= weight < 1:
+            raise ValueError(f"weight must be in [0, 1), got {weight}")
+        self.weight = weight
+        self._carry = 0.0                          # the last raw (not debiased) s_t
+        self._out = np.empty(256)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._out[:self._n]
+
+    def extend(self, values) -> None:
+        v = np.asarray(values, np.float64).ravel()
+        if v.size == 0:
+            return
+        if self._n + v.size > self._out.size:
+            grown = np.empty(max(2 * self._out.size, self._n + v.size))
+            grown[:self._n] = self._out[:self._n]
+            self._out = grown
+        w, n = self.weight, self._n
+        out = self._out[n:n + v.size]
+        if w == 0:
+            out[:] = v
+        else:
+            # a loop in Python is too slow for 10^5 batches; the closed form is a weighted cumulative
+            # sum s_t = w^t s_0 + (1 - w) sum_k w^(t-k) v_k, in chunks so that w^-k cannot overflow
+            chunk = max(1, int(50 / max(-np.log10(w), 1e-3)))     # w^-chunk <= 1e50
+            carry = self._carry
+            for start in range(0, v.size, chunk):
+                part = v[start:start + chunk]
+                w_pow = w ** np.arange(1, part.size + 1)
+                raw = w_pow * (carry + (1 - w) * np.cumsum(part / w_pow))
+                out[start:start + part.size] = raw
+                carry = raw[-1]
+            self._carry = carry
+            out /= 1 - w ** np.arange(n + 1, n + v.size + 1)      # w^t underflows to 0: no bias left
+        self._n += v.size
 
 
 def thin(n: int, max_points: int) -> np.ndarray:

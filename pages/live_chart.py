@@ -43,6 +43,15 @@ export default function (component) {
   }
   const figure = JSON.parse(data.figure);
   div.style.minHeight = (figure.layout.height || 400) + "px";   // no jump while plotly.js loads
+  // text and grid lines in the page's own text colour: readable in Streamlit's light and dark themes
+  const rgb = (getComputedStyle(div).color.match(/[0-9.]+/g) || [49, 51, 63]).slice(0, 3).join(",");
+  const theme = ((figure.layout.template = figure.layout.template || {}).layout =
+                 figure.layout.template.layout || {});
+  theme.font = { ...(theme.font || {}), color: `rgb(${rgb})` };
+  for (const axis of ["xaxis", "yaxis"]) {
+    theme[axis] = { ...(theme[axis] || {}), gridcolor: `rgba(${rgb},0.1)`, linecolor: `rgba(${rgb},0.25)`,
+                    zerolinecolor: `rgba(${rgb},0.25)`, tickcolor: `rgba(${rgb},0.25)` };
+  }
   if (!window.__nnPlotly) {
     window.__nnPlotly = new Promise((resolve, reject) => {
       if (window.Plotly) { resolve(window.Plotly); return; }

@@ -103,7 +103,7 @@ CURVES_LEGEND = "   ".join([_swatch(TRAIN_COLOUR, "train, per epoch"), _swatch(V
                             _swatch("rgba(31,119,180,0.45)", "train, per batch (smoothed)")])
 
 
-def _curves(snap: dict, domains=LIVE_DOMAINS[:2]) -> tuple[list, dict]:
+def _curves(snap: dict) -> tuple[list, dict]:
     """Traces and layout of the loss (axes x/y) and accuracy (x2/y2) panels."""
     x_batch = np.round(snap["batch_x"], 4)
     x_epoch = snap["epoch_x"]
@@ -123,7 +123,7 @@ def _curves(snap: dict, domains=LIVE_DOMAINS[:2]) -> tuple[list, dict]:
              "y": _finite(val), "line": {"color": VAL_COLOUR, "width": 2}, "marker": {"size": 4}, **axes},
         ]
     fixed = {"automargin": False}
-    (a0, a1), (b0, b1) = domains
+    (a0, a1), (b0, b1) = LIVE_DOMAINS[:2]
     layout = {
         "xaxis": {"domain": [a0, a1], "title": {"text": "epoch", "standoff": 4}, "anchor": "y", **fixed},
         "yaxis": {"title": {"text": "loss (cross-entropy)", "standoff": 2}, "rangemode": "tozero", "anchor": "x",
@@ -135,15 +135,6 @@ def _curves(snap: dict, domains=LIVE_DOMAINS[:2]) -> tuple[list, dict]:
                         _title("<b>Accuracy</b> (higher is better)", (b0 + b1) / 2, 1.02, 14),
                         {**_title(CURVES_LEGEND, (a0 + b1) / 2, -0.16, 11), "yanchor": "top"}]}
     return data, layout
-
-
-def curves_figure(snap: dict) -> go.Figure:
-    """Loss (left) and accuracy (right) against epochs: per batch (smoothed) and per epoch, for
-    training and validation."""
-    data, panels = _curves(snap, ((0.0, 0.44), (0.56, 1.0)))
-    layout = _layout("", height=LIVE_HEIGHT - 60, hovermode="x unified", **panels)
-    layout["margin"] = {"l": 60, "r": 10, "t": 30, "b": 80, "autoexpand": False}
-    return go.Figure({"data": data, "layout": layout})
 
 
 def live_figure(snap: dict, picture: dict) -> go.Figure:

@@ -523,6 +523,11 @@ class _Worker:
         else:
             self._live_val = np.arange(len(data.x_val))
         self._probe = data.x_val[:256]
+        # the per-batch history, smoothed as it grows (a snapshot costs O(new batches), not O(all))
+        from nn.metrics import RunningSmooth
+        self._series = {"batch_x": RunningSmooth(0.0), "batch_loss": RunningSmooth(0.95),
+                        "batch_acc": RunningSmooth(0.95),
+                        **{name: RunningSmooth(0.9) for name in self.trainer.history.grad_norms}}
         self._first_w0 = model.dense_layers[0].params["W"][:, :32].T.copy()    # for "what changed"
 
     def info(self) -> dict:
@@ -597,12 +602,16 @@ class _Worker:
 
         h = self.trainer.history
         snap = self.status()
-        n = len(h.batch_loss)
+        series = self._series
+        n_old, n = len(series["batch_x"]), len(h.batch_loss)
+        for key, values in (("batch_x", h.batch_epoch), ("batch_loss", h.batch_loss), ("batch_acc", h.batch_acc),
+                            *h.grad_norms.items()):
+            series[key].extend(values[n_old:n])                 # only what is new since the last picture
         idx = metrics.thin(n, 400)
-        snap["batch_x"] = np.asarray(h.batch_epoch)[idx]
-        snap["batch_loss"] = metrics.smooth(h.batch_loss, 0.95)[idx]
-        snap["batch_acc"] = metrics.smooth(h.batch_acc, 0.95)[idx]
-        snap["grad_norms"] = {name: metrics.smooth(v, 0.9)[idx] for name, v in h.grad_norms.items()}
+        snap["batch_x"] = series["batch_x"].values[idx]
+        snap["batch_loss"] = series["batch_loss"].values[idx]
+        snap["batch_acc"] = series["batch_acc"].values[idx]
+        snap["grad_norms"] = {name: series[name].values[idx] for name in h.grad_norms}
         snap["epoch_x"] = list(h.epoch)
         for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
             snap[key] = list(getattr(h, key))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nn.metrics import (activation_health, confusion_matrix, decision_grid, hidden_activations, histogram,
+from nn.metrics import (RunningSmooth, activation_health, confusion_matrix, decision_grid, hidden_activations, histogram,
                         smooth, thin, worst_mistakes)
 from nn.model import MLP, ModelConfig
 
@@ -96,6 +96,18 @@ def test_smooth_is_the_debiased_moving_average(rng):
     assert smooth([], 0.9).size == 0
     with pytest.raises(ValueError):
         smooth([1.0], 1.0)
+
+
+def test_running_smooth_matches_smooth_however_the_values_arrive(rng):
+    values = rng.normal(size=5000)
+    for weight in (0.0, 0.5, 0.95, 0.999):
+        running = RunningSmooth(weight)
+        start = 0
+        for size in (1, 0, 7, 300, 1, 2000, 2691):               # uneven pieces, growth past the buffer
+            running.extend(values[start:start + size])
+            start += size
+            np.testing.assert_allclose(running.values, smooth(values[:start], weight), rtol=1e-9, atol=1e-12)
+        assert len(running) == 5000
 
 
 def test_thin_keeps_at_most_k_points_including_the_last():
