@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from nn import metrics
 from nn.data import DownloadError, load_dataset
 from nn.model import MLP
 from pages import train_session as ts
@@ -115,6 +116,36 @@ def test_live_run_steps_pauses_mid_epoch_and_stops():
     assert not run.alive
     with pytest.raises(ts.RunLost):
         run.snapshot()
+
+
+def test_live_confusion_follows_the_network_a_quarter_at_a_time(spirals_data):
+    """While training, each picture re-evaluates the next quarter of the validation samples (cheap);
+    stopped, the confusion matrix is exact for the current weights."""
+    worker = ts._Worker(replace(SPIRALS_DEFAULT, epochs=50), spirals_data)
+    x, y = spirals_data.x_val, spirals_data.y_val
+    n, quarter = len(y), -(-len(y) // ts.LIVE_VAL_PARTS)
+
+    def confusion() -> np.ndarray:
+        return worker.snapshot(frozenset({"confusion"}))["confusion"]
+
+    def exact() -> np.ndarray:
+        return metrics.confusion_matrix(y, worker.model.predict_proba(x).argmax(axis=1), spirals_data.n_classes)
+
+    assert np.array_equal(confusion(), exact())
+    before = worker.model.predict_proba(x)
+    worker._set_running(True)
+    worker.trainer.step(max_batches=20)
+    confusion()
+    now = worker.model.predict_proba(x)
+    assert not np.allclose(before, now)
+    np.testing.assert_allclose(worker._val_proba_now[:quarter], now[:quarter], rtol=1e-6)   # the first quarter
+    np.testing.assert_allclose(worker._val_proba_now[quarter:], before[quarter:], rtol=1e-6)  # the rest: as before
+    assert np.array_equal(confusion(), confusion())           # no training in between: nothing recomputed
+    for _ in range(ts.LIVE_VAL_PARTS):
+        worker.trainer.step(max_batches=5)
+        assert confusion().sum() == n
+    worker._set_running(False)
+    assert np.array_equal(confusion(), exact())              # stopped: exact again
 
 
 def test_live_run_reports_settings_the_model_rejects(spirals_data):
