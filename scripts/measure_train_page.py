@@ -7,13 +7,16 @@ Adam 1e-3, batch 64) it reports:
 
     start_to_first_chart_ms   click on Start -> the loss chart and a numeric "Train loss" are on screen
     redraws_per_second        changes of the "Epoch" metric per second while training (one per redraw)
+    chart_redraws_per_second  completed redraws per second of each live chart (plotly_afterplot events)
+    cpu                       per round: CPU cores used by the web server, the browser and the trainer
     page_samples_per_second   training throughput while Chromium shows the page redrawing:
                               (epochs advanced x 8,000) / wall-clock seconds, read off the page
-    cli_samples_per_second    `python -m nn.train` on the same model and data (its JSON samples_per_sec,
-                              which counts only time spent inside batches: a strict baseline)
-    cli_wall_samples_per_second  the CLI counted like the page, by the clock, epoch-end validation
-                              included: (wall time of E+1 epochs - wall time of 1 epoch) for E epochs
-    fraction                  page / CLI (JSON);  fraction_wall: page / CLI by the clock
+    cli_samples_per_second    `python -m nn.train` on the same model and data: its JSON samples_per_sec,
+                              which counts only time spent inside training steps (a strict baseline)
+    cli_wall_samples_per_second  its JSON wall_samples_per_sec: the whole training loop by the clock,
+                              epoch-end validation included, as the page is counted
+    cli_one_blas_thread_...   the same by the clock, with one BLAS thread, as the page's trainer runs
+    fraction                  page / CLI (steps only);  fraction_wall: page / CLI by the clock
 
 Rounds alternate page and CLI so that load from other processes hits both alike; medians are
 reported. Needs Debian's Chromium (/usr/bin/chromium) or NN_CHROMIUM.
@@ -45,20 +48,12 @@ MODEL_ARGS = ["--dataset", "mnist-sample", "--hidden", "128,64", "--activation",
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def cli_rate(epochs: int, env: dict | None = None) -> float:
+def cli_rates(epochs: int, env: dict | None = None) -> tuple[float, float]:
+    """The CLI's (samples_per_sec, wall_samples_per_sec) for the page's model and data."""
     out = subprocess.run([sys.executable, "-m", "nn.train", *MODEL_ARGS, "--epochs", str(epochs), "--quiet"],
                          cwd=ROOT, capture_output=True, text=True, check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])["samples_per_sec"]
-
-
-def cli_wall_rate(epochs: int) -> float:
-    """The CLI's throughput by the clock: start-up and the first epoch cancel out in the difference."""
-    def run(n: int) -> float:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "nn.train", *MODEL_ARGS, "--epochs", str(n), "--quiet"],
-                       cwd=ROOT, capture_output=True, check=True)
-        return time.perf_counter() - t0
-    return epochs * 8000 / (run(epochs + 1) - run(1))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["samples_per_sec"], result["wall_samples_per_sec"]
 
 
 def start_server(weights_dir: str, prefix: list[str]) -> tuple[subprocess.Popen, str]:
@@ -179,12 +174,17 @@ def page_round(browser, url: str, epochs: int, window: float, server_pid: int | 
             if (v !== window.__last) { window.__redraws++; window.__last = v; }
             requestAnimationFrame(tick); };
         requestAnimationFrame(tick); }""")
+    # and count the live charts' own redraws (plotly's afterplot event on each plot div)
+    page.evaluate("""() => { window.__plots = [];
+        document.querySelectorAll('.nn-live-chart').forEach((div, i) => {
+            window.__plots[i] = 0; div.on('plotly_afterplot', () => { window.__plots[i]++; }); }); }""")
     c0 = cpu_seconds(groups or {})
     e0, t_start = epochs_done(page), time.perf_counter()
     time.sleep(window)
     e1, t_end = epochs_done(page), time.perf_counter()
     c1 = cpu_seconds(groups or {})
     redraws = page.evaluate("window.__redraws") - 1
+    chart_redraws = page.evaluate("window.__plots")
     progress_text = page.locator("[data-testid='stProgress']").first.inner_text()
     page.get_by_role("button", name="Pause").click()
     page.wait_for_selector(IDLE)
@@ -193,6 +193,7 @@ def page_round(browser, url: str, epochs: int, window: float, server_pid: int | 
     page.close()
     shown = re.search(r"([\d,]+) samples/s", progress_text)
     return {"first_chart_ms": first_chart_ms, "redraws_per_s": redraws / (t_end - t_start),
+            "chart_redraws_per_s": [round(n / (t_end - t_start), 2) for n in chart_redraws],
             "page_rate": (e1 - e0) * 8000 / (t_end - t_start),
             "shown_rate": float(shown.group(1).replace(",", "")) if shown else float("nan"),
             "epochs_window": (e0, e1),
@@ -227,11 +228,13 @@ def main() -> int:
                 results.append(page_round(browser, url, args.epochs, args.window,
                                           proc.pid if args.isolate_browser else None,
                                           {"server": proc.pid, "browser": os.getpid()}))
-                cli.append(cli_rate(args.cli_epochs))
-                cli_one_thread.append(cli_rate(args.cli_epochs, {**os.environ, "OPENBLAS_NUM_THREADS": "1"}))
-                cli_wall.append(cli_wall_rate(args.cli_epochs))
-                print(f"round {r + 1}: page {results[-1]}, CLI {cli[-1]:,.0f}, CLI 1 BLAS thread "
-                      f"{cli_one_thread[-1]:,.0f}, CLI by the clock {cli_wall[-1]:,.0f} samples/s",
+                time.sleep(3.0)                 # let the browser settle: OpenBLAS's 2 threads suffer from any load
+                steps, wall = cli_rates(args.cli_epochs)
+                cli.append(steps)
+                cli_wall.append(wall)
+                cli_one_thread.append(cli_rates(args.cli_epochs, {**os.environ, "OPENBLAS_NUM_THREADS": "1"})[1])
+                print(f"round {r + 1}: page {results[-1]}, CLI {cli[-1]:,.0f}, CLI by the clock {cli_wall[-1]:,.0f}, "
+                      f"CLI 1 BLAS thread by the clock {cli_one_thread[-1]:,.0f} samples/s",
                       file=sys.stderr, flush=True)
         finally:
             browser.close()
@@ -241,6 +244,8 @@ def main() -> int:
            for k in ("first_chart_ms", "redraws_per_s", "page_rate", "shown_rate")}
     summary = {"start_to_first_chart_ms": round(med["first_chart_ms"]),
                "redraws_per_second": round(med["redraws_per_s"], 2),
+               "chart_redraws_per_second": [round(statistics.median(r["chart_redraws_per_s"][i] for r in results), 2)
+                                            for i in range(min(len(r["chart_redraws_per_s"]) for r in results))],
                "page_samples_per_second": round(med["page_rate"]),
                "page_samples_per_second_shown": round(med["shown_rate"]),
                "cli_samples_per_second": round(statistics.median(cli)),
@@ -248,6 +253,7 @@ def main() -> int:
                "cli_wall_samples_per_second": round(statistics.median(cli_wall)),
                "fraction": round(med["page_rate"] / statistics.median(cli), 3),
                "fraction_wall": round(med["page_rate"] / statistics.median(cli_wall), 3),
+               "fraction_one_blas_thread": round(med["page_rate"] / statistics.median(cli_one_thread), 3),
                "rounds": args.rounds, "cpus": os.cpu_count(), "isolate_browser": args.isolate_browser,
                "load_average": round(os.getloadavg()[0], 2)}
     print(json.dumps(summary))

@@ -160,6 +160,8 @@ def test_cli_learns_spirals():
     result = final_json(proc)
     assert result["val_acc"] >= 0.97, result
     assert result["samples_per_sec"] > 0 and result["train_seconds"] > 0
+    # the clock counts the whole loop (validation passes too): never less time than the steps alone
+    assert result["wall_seconds"] >= result["train_seconds"] and 0 < result["wall_samples_per_sec"] <= result["samples_per_sec"]
     assert "epoch  60/60" in proc.stderr                     # progress while it runs
 
 
