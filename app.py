@@ -1,7 +1,28 @@
 """Entry point: `streamlit run app.py`. Page config and navigation over the pages in pages/."""
 import streamlit as st
+from PIL import Image, ImageDraw
 
-st.set_page_config(page_title="Neural network, by hand", page_icon=":material/neurology:", layout="wide")
+
+@st.cache_resource(show_spinner=False)
+def app_icon() -> Image.Image:
+    """A small network (2-3-2 units) as the browser tab's icon, drawn here: a material icon as
+    page_icon is fetched from fonts.gstatic.com, which an offline classroom cannot reach."""
+    size, k = 64, 4                                     # drawn 4x larger, then scaled down (smooth edges)
+    img = Image.new("RGBA", (size * k, size * k), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    layers = [[(10, 22), (10, 42)], [(32, 12), (32, 32), (32, 52)], [(54, 22), (54, 42)]]
+    for left, right in zip(layers, layers[1:]):
+        for a in left:
+            for b in right:
+                draw.line([(a[0] * k, a[1] * k), (b[0] * k, b[1] * k)], fill=(49, 51, 63, 255), width=3 * k)
+    for layer in layers:
+        for x, y in layer:
+            draw.ellipse([(x - 7) * k, (y - 7) * k, (x + 7) * k, (y + 7) * k], fill=(255, 75, 75, 255),
+                         outline=(255, 255, 255, 255), width=2 * k)
+    return img.resize((size, size), Image.LANCZOS)
+
+
+st.set_page_config(page_title="Neural network, by hand", page_icon=app_icon(), layout="wide")
 
 # Each url_path equals its file's name: on a fresh server the very first request is resolved
 # against pages/ before st.navigation has run, so a shared link such as /weight_init?... must
