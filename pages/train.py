@@ -343,24 +343,27 @@ if run is not None and not run.running:
 # -- live views --
 
 def render_metrics(snap: dict) -> None:
-    def last(values, fmt):
-        if not len(values) or not np.isfinite(values[-1]):
-            return "—"
-        v = values[-1]
-        return f"{v:.1e}" if fmt == "loss" and 0 < v < 1e-3 else (fmt if fmt != "loss" else "{:.4g}").format(v)
+    def last(values, fmt) -> str:
+        return fmt(values[-1]) if len(values) and np.isfinite(values[-1]) else "—"
+
+    def loss(v: float) -> str:
+        return f"{v:.1e}" if 0 < v < 1e-3 else f"{v:.4g}"        # 0.0006123 would not fit the column
+
+    def percent(v: float) -> str:
+        return f"{v:.1f}%"
 
     m = st.columns(6)
     m[0].metric("Epoch", f"{snap['progress']:.1f}",
                 help=f"Passes over the training data so far, of {snap['epochs']} (fractional while one "
                      "is under way).")
-    m[1].metric("Train loss", last(snap["batch_loss"], "loss"),
+    m[1].metric("Train loss", last(snap["batch_loss"], loss),
                 help="Cross-entropy on the recent training batches (smoothed). It should fall.")
-    m[2].metric("Validation loss", last(snap["val_loss"], "loss"),
+    m[2].metric("Validation loss", last(snap["val_loss"], loss),
                 help="Cross-entropy on held-out data after the last full epoch. If it rises while the "
                      "train loss falls, the network is memorising (overfitting).")
-    m[3].metric("Train accuracy", last(snap["batch_acc"] * 100, "{:.1f}%"),
+    m[3].metric("Train accuracy", last(snap["batch_acc"] * 100, percent),
                 help="Share of recent training samples classified correctly (smoothed).")
-    m[4].metric("Validation accuracy", last(np.asarray(snap["val_acc"]) * 100, "{:.1f}%"),
+    m[4].metric("Validation accuracy", last(np.asarray(snap["val_acc"]) * 100, percent),
                 help="Share of held-out samples classified correctly after the last full epoch.")
     m[5].metric("Learning rate now", f"{snap['lr']:.3g}",
                 help="The base rate times the schedule: what the next update uses.")
