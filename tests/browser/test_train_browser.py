@@ -67,6 +67,10 @@ def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
     page.evaluate("() => { document.querySelector('.nn-live-chart').__probe = 'same element'; }")
     first_picture = page.evaluate(picture_js)
     assert first_picture and first_picture.startswith("data:image/png")
+    # plotly.js for the live charts is served by the app itself (static/, filled on first use)
+    served = page.evaluate("""async () => { const r = await fetch('app/static/plotly.min.js');
+        return [r.status, r.headers.get('content-type'), (await r.text()).length]; }""")
+    assert served[0] == 200 and "javascript" in served[1] and served[2] > 1_000_000, served
     redraws = count_redraws(page, 2.0)
     assert page.evaluate("() => document.querySelector('.nn-live-chart').__probe") == "same element"
     assert page.evaluate(picture_js) != first_picture
