@@ -15,7 +15,6 @@ install, static serving turned off), ``live_chart`` falls back to ``st.plotly_ch
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -111,5 +110,4 @@ def live_chart(figure: go.Figure, key: str, config: dict | None = None) -> None:
     if url is None:
         st.plotly_chart(figure, key=key, config=config)
         return
-    _component()(key=key, data={"figure": figure.to_json(validate=False), "library": url,
-                                "config": json.loads(json.dumps(config))})
+    _component()(key=key, data={"figure": figure.to_json(validate=False), "library": url, "config": config})

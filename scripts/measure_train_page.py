@@ -86,21 +86,8 @@ def epochs_done(page) -> float:
     return float(metric(page, "Epoch").split("/")[0])
 
 
-def pin_workers(server_pid: int, cpu: int) -> None:
-    """Move the server's training processes (children of its fork server) onto one CPU."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, rest = stat.read_text().split(" ", 1)
-            children.setdefault(int(rest.rsplit(")", 1)[1].split()[1]), []).append(int(pid))
-        except (OSError, ValueError, IndexError):
-            continue
-    for forkserver in children.get(server_pid, []):
-        for worker in children.get(forkserver, []):
-            os.sched_setaffinity(worker, {cpu})
-
-
 def _tree() -> dict[int, list[int]]:
+    """{parent pid: [child pids]} of every process, from /proc."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -109,6 +96,14 @@ def _tree() -> dict[int, list[int]]:
         except (OSError, ValueError, IndexError):
             continue
     return children
+
+
+def pin_workers(server_pid: int, cpu: int) -> None:
+    """Move the server's training processes (children of its fork server) onto one CPU."""
+    children = _tree()
+    for forkserver in children.get(server_pid, []):
+        for worker in children.get(forkserver, []):
+            os.sched_setaffinity(worker, {cpu})
 
 
 def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:
@@ -129,8 +124,8 @@ def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
         server = set(_descendants(groups.get("server", -1), children))
         trees["browser"] = [p for p in trees["browser"] if p not in server and p != groups["browser"]]
     if "server" in trees:
-        trainers = [p for f in children.get(groups["server"], []) for p in _descendants(f, children)
-                    if f != groups["server"] and p != f]
+        # the server's children are its fork server (and resource tracker); theirs are the trainers
+        trainers = [p for f in children.get(groups["server"], []) for p in _descendants(f, children) if p != f]
         trees["server"] = [p for p in trees["server"] if p not in trainers]
         trees["trainer"] = trainers
     out = {}
