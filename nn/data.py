@@ -6,30 +6,20 @@ already split into a training part and a held-out part.
     make_toy             xor, spirals, moons, circles, blobs: 2-D points made with a seeded generator
     load_mnist_sample    10,000 real MNIST digits shipped in ``nn/assets/mnist_sample.npz`` (works offline)
     load_idx_dataset     full MNIST or Fashion-MNIST from the standard IDX files in the cache directory
-    download             fetches those IDX files, trying several mirrors and checking SHA-256 sums
     load_dataset         one entry point for all of the above, by name
 
-Command line::
+Fetching the IDX files is nn/download.py's job; its command line (nn/cli.py)::
 
     python -m nn.data download mnist            # about 12 MB into $NN_DATA_DIR or ~/.cache/nn-playground
     python -m nn.data download fashion-mnist    # about 31 MB
 """
 from __future__ import annotations
 
-import argparse
 import gzip
-import hashlib
-import http.client
 import math
 import os
 import struct
-import sys
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,13 +266,13 @@ def load_mnist_sample() -> Dataset:
     """
     if not SAMPLE_PATH.exists():
         raise FileNotFoundError(f"the bundled MNIST sample is missing: {SAMPLE_PATH} does not exist. "
-                                f"Rebuild it with `python scripts/build_mnist_sample.py` "
+                                f"Rebuild it with `python -m scripts.build_mnist_sample` "
                                 f"(see nn/assets/README.md).")
     with np.load(SAMPLE_PATH, allow_pickle=False) as npz:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
         if missing:
             raise ValueError(f"{SAMPLE_PATH} lacks the array(s) {', '.join(sorted(missing))}; "
-                             f"rebuild it with `python scripts/build_mnist_sample.py`")
+                             f"rebuild it with `python -m scripts.build_mnist_sample`")
         parts = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
     x_train, y_train = _images_and_labels(parts["x_train"], parts["y_train"], SAMPLE_PATH, "train")
     x_test, y_test = _images_and_labels(parts["x_test"], parts["y_test"], SAMPLE_PATH, "test")
@@ -414,13 +404,13 @@ def data_dir() -> Path:
     return Path(custom).expanduser() if custom else Path.home() / ".cache" / "nn-playground"
 
 
-def _source(name: str) -> Source:
+def source(name: str) -> Source:
     if name not in SOURCES:
         raise ValueError(f"{name!r} cannot be downloaded: choose one of {', '.join(SOURCES)}")
     return SOURCES[name]
 
 
-def _dataset_dir(name: str, cache_dir: str | Path | None) -> Path:
+def dataset_folder(name: str, cache_dir: str | Path | None) -> Path:
     return Path(cache_dir if cache_dir is not None else data_dir()).expanduser() / name
 
 
@@ -442,7 +432,7 @@ def is_downloaded(name: str, cache_dir: str | Path | None = None) -> bool:
         return True
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(TOY_DATASETS + IMAGE_DATASETS)}")
-    return all(p is not None for p in _find_idx_files(_dataset_dir(name, cache_dir)).values())
+    return all(p is not None for p in _find_idx_files(dataset_folder(name, cache_dir)).values())
 
 
 def load_idx_dataset(name: str, cache_dir: str | Path | None = None) -> Dataset:
@@ -453,188 +443,21 @@ def load_idx_dataset(name: str, cache_dir: str | Path | None = None) -> Dataset:
     official test split as x_val (10000, 784), y_val (10000,). Raises FileNotFoundError, saying
     how to download the files, when they are not there yet.
     """
-    source = _source(name)
-    folder = _dataset_dir(name, cache_dir)
+    src = source(name)
+    folder = dataset_folder(name, cache_dir)
     paths = _find_idx_files(folder)
     missing = [_IDX_STEMS[role] + ".gz" for role, p in paths.items() if p is None]
     if missing:
         raise FileNotFoundError(
-            f"{source.title} is not downloaded yet: {', '.join(missing)} not found in {folder}. "
-            f"Download it (about {source.megabytes} MB) with `python -m nn.data download {name}`, "
+            f"{src.title} is not downloaded yet: {', '.join(missing)} not found in {folder}. "
+            f"Download it (about {src.megabytes} MB) with `python -m nn.data download {name}`, "
             f"or use the bundled 'mnist-sample' meanwhile.")
     arrays = {role: read_idx(p) for role, p in paths.items()}
     x_train, y_train = _images_and_labels(arrays["train_images"], arrays["train_labels"],
                                           paths["train_images"].parent, "train")
     x_test, y_test = _images_and_labels(arrays["test_images"], arrays["test_labels"],
                                         paths["test_images"].parent, "test")
-    return Dataset(name, x_train, y_train, x_test, y_test, 10, (28, 28), source.class_names, None)
-
-
-# --------------------------------------------------------------------------- downloading
-
-ProgressCallback = Callable[[int, int | None, str], None]
-_CHUNK = 1 << 16
-_USER_AGENT = "nn-playground/1.0 (Python urllib)"
-
-
-class DownloadError(RuntimeError):
-    """No mirror delivered a file with the right checksum.
-
-    attempts : list of (url, what went wrong), one per mirror tried.
-    offline  : True when no mirror could even be reached.
-    """
-
-    def __init__(self, message: str, attempts: list[tuple[str, str]] | None = None,
-                 offline: bool = False) -> None:
-        super().__init__(message)
-        self.attempts = list(attempts or [])
-        self.offline = offline
-
-
-class _MirrorFailed(Exception):
-    """One mirror failed for one file; ``unreachable`` if we never got an answer from it."""
-
-    def __init__(self, reason: str, unreachable: bool = False) -> None:
-        super().__init__(reason)
-        self.unreachable = unreachable
-
-
-def download(name: str, cache_dir: str | Path | None = None, mirrors: list[str] | None = None,
-             files: dict[str, str] | None = None, progress: ProgressCallback | None = None,
-             timeout: float = 30.0) -> Path:
-    """Download the IDX files of "mnist" or "fashion-mnist" into ``<cache_dir>/<name>/``.
-
-    mirrors : base URLs tried in order for each file (default: the built-in list for ``name``).
-    files : filename -> expected SHA-256 hex digest (default: the four official files).
-    progress : called as progress(done_bytes, total_bytes, filename) while a file arrives;
-        total_bytes is None if the server does not say. An exception raised by it aborts the download.
-    timeout : seconds to wait for a server to answer or to send the next chunk.
-
-    Each file goes to a temporary file next to its destination, is checked against its SHA-256,
-    and only then renamed into place, so the cache never holds a partial or corrupt file.
-    Files already present with the right checksum are not fetched again.
-    Returns the directory holding the files. Raises DownloadError when every mirror fails for a file.
-    """
-    source = _source(name)
-    mirrors = list(source.mirrors if mirrors is None else mirrors)
-    files = dict(source.files if files is None else files)
-    if not mirrors:
-        raise ValueError("mirrors must list at least one base URL")
-    for url in mirrors:
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError(f"a mirror must be an http:// or https:// URL, got {url!r}")
-    for filename, digest in files.items():
-        if not filename or Path(filename).name != filename:
-            raise ValueError(f"a file to download must be a plain file name, got {filename!r}")
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
-            raise ValueError(f"the SHA-256 of {filename} must be 64 hex digits, got {digest!r}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
-
-    folder = _dataset_dir(name, cache_dir)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        for filename, digest in files.items():
-            destination = folder / filename
-            if destination.is_file() and _sha256_of(destination) == digest.lower():
-                size = destination.stat().st_size
-                if progress is not None:
-                    progress(size, size, filename)
-                continue
-            _download_file(filename, digest.lower(), mirrors, destination, progress, timeout)
-    except BaseException:
-        if created and not any(folder.iterdir()):
-            folder.rmdir()                       # leave no empty folder behind either
-        raise
-    return folder
-
-
-def _download_file(filename: str, digest: str, mirrors: list[str], destination: Path,
-                   progress: ProgressCallback | None, timeout: float) -> None:
-    """Fetch one file from the first mirror that delivers it intact, or raise DownloadError."""
-    attempts, unreachable = [], []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + "/" + filename
-        try:
-            _fetch_verified(url, digest, destination, progress, timeout)
-            return
-        except _MirrorFailed as e:
-            attempts.append((url, str(e)))
-            unreachable.append(e.unreachable)
-    offline = all(unreachable)
-    if offline:
-        headline = (f"Could not download {filename}: none of the {len(mirrors)} mirror(s) could be "
-                    f"reached, so this machine seems to be offline (or a firewall blocks them).")
-    else:
-        headline = f"Could not download {filename}: every mirror failed."
-    tried = "\n".join(f"  {url}: {reason}" for url, reason in attempts)
-    raise DownloadError(f"{headline}\nTried:\n{tried}\nNothing partial was kept. The app keeps working "
-                        f"on the bundled MNIST sample (8,000 training / 2,000 test digits); "
-                        f"try the download again later.", attempts, offline)
-
-
-def _fetch_verified(url: str, digest: str, destination: Path, progress: ProgressCallback | None,
-                    timeout: float) -> None:
-    """Stream ``url`` into a temporary file beside ``destination``; rename it there only if it checks out."""
-    handle, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.",
-                                         suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            actual = _stream(url, out, destination.name, progress, timeout)
-            out.flush()
-            os.fsync(out.fileno())
-        if actual != digest:
-            raise _MirrorFailed(f"checksum mismatch (got sha256 {actual[:16]}..., "
-                                f"expected {digest[:16]}...)")
-        os.replace(temp_name, destination)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _stream(url: str, out, filename: str, progress: ProgressCallback | None, timeout: float) -> str:
-    """Copy the body of ``url`` into the open file ``out``; return its SHA-256 hex digest."""
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as e:                  # the server answered, with an error
-        raise _MirrorFailed(f"HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:                   # DNS failure, refused, unreachable, timeout
-        raise _MirrorFailed(f"could not connect ({e.reason})", unreachable=True) from None
-    except (OSError, http.client.HTTPException) as e:
-        raise _MirrorFailed(f"could not connect ({e})", unreachable=True) from None
-    with response:
-        length = response.headers.get("Content-Length", "")
-        total = int(length) if length.isdigit() else None
-        sha = hashlib.sha256()
-        done = 0
-        if progress is not None:
-            progress(0, total, filename)
-        while True:
-            try:
-                chunk = response.read(_CHUNK)
-            except (OSError, http.client.HTTPException) as e:
-                raise _MirrorFailed(f"connection lost after {done:,} bytes ({e})") from None
-            if not chunk:
-                break
-            out.write(chunk)
-            sha.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total, filename)
-    # urllib reports a connection closed early as a normal end of data, so compare with the promise.
-    if total is not None and done != total:
-        raise _MirrorFailed(f"connection closed after {done:,} of {total:,} bytes")
-    return sha.hexdigest()
-
-
-def _sha256_of(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+    return Dataset(name, x_train, y_train, x_test, y_test, 10, (28, 28), src.class_names, None)
 
 
 # --------------------------------------------------------------------------- one entry point
@@ -657,71 +480,8 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(TOY_DATASETS + IMAGE_DATASETS)}")
 
 
-# --------------------------------------------------------------------------- command line
-
-
-class _ProgressLine:
-    """Prints download progress to stderr: one updating line on a terminal, a few lines in a log."""
-
-    def __init__(self, stream=None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = self.stream.isatty()
-        self.current = None
-        self.last_quarter = -1
-
-    def __call__(self, done: int, total: int | None, filename: str) -> None:
-        if filename != self.current:
-            if self.current is not None and self.tty:
-                self.stream.write("\n")
-            self.current, self.last_quarter = filename, -1
-        if total:
-            line = f"{filename}  {done / 1e6:6.1f} / {total / 1e6:.1f} MB  {100 * done // total:3d}%"
-            quarter = 4 * done // total
-        else:
-            line, quarter = f"{filename}  {done / 1e6:6.1f} MB", -1
-        if self.tty:
-            self.stream.write("\r" + line)
-        elif quarter > self.last_quarter:       # 0%, 25%, 50%, 75%, 100%: enough for a log file
-            self.stream.write(line + "\n")
-            self.last_quarter = quarter
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.tty and self.current is not None:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m nn.data download NAME [--mirror URL]... [--dir DIR] [--timeout S]``."""
-    parser = argparse.ArgumentParser(prog="python -m nn.data",
-                                     description="Download full MNIST or Fashion-MNIST for nn.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fetch = commands.add_parser("download", help="fetch the four IDX files of a dataset")
-    fetch.add_argument("name", choices=list(SOURCES), help="which dataset")
-    fetch.add_argument("--mirror", action="append", metavar="URL",
-                       help="base URL to try instead of the built-in mirrors (repeatable, tried in order)")
-    fetch.add_argument("--dir", metavar="DIR", default=None,
-                       help="cache directory (default: $NN_DATA_DIR, else ~/.cache/nn-playground)")
-    fetch.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                       help="give up on a silent server after this long (default 30)")
-    args = parser.parse_args(argv)
-
-    printer = _ProgressLine()
-    try:
-        folder = download(args.name, cache_dir=args.dir, mirrors=args.mirror, progress=printer,
-                          timeout=args.timeout)
-    except ValueError as e:
-        printer.finish()
-        parser.error(str(e))                  # exits with status 2
-    except DownloadError as e:
-        printer.finish()
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    printer.finish()
-    print(f"{SOURCES[args.name].title} is ready in {folder}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys
+
+    from .cli import data_main
+    sys.exit(data_main())

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from .init import INITS
-from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer, make_activation
-from .losses import LOSSES, make_loss
+from .files import atomic_write_bytes, write_json
+from .layers import BatchNorm, Dense, Dropout, Layer, make_activation
+from .losses import make_loss
+from .settings import check
 
 FORMAT_VERSION = 1
 
@@ -44,18 +43,11 @@ class ModelConfig:
     loss: str = "softmax_ce"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if self.input_dim < 1 or self.output_dim < 1 or any(h < 1 for h in self.hidden):
-            raise ValueError(f"layer sizes must be >= 1, got input {self.input_dim}, "
-                             f"hidden {list(self.hidden)}, output {self.output_dim}")
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("init", self.init, INITS), ("loss", self.loss, LOSSES)):
-            if value not in allowed:
-                raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.init == "normal" and not self.init_std > 0:
-            raise ValueError(f"init_std must be > 0, got {self.init_std}")
+        if self.input_dim < 1 or self.output_dim < 1:
+            raise ValueError(f"layer sizes must be >= 1, got input {self.input_dim}, output {self.output_dim}")
+        # names, ranges and messages come from the one table of settings (nn/settings.py)
+        for name in ("hidden", "activation", "init", "init_std", "dropout", "batchnorm", "loss"):
+            object.__setattr__(self, name, check(name, getattr(self, name)))
         if self.loss == "sigmoid_bce" and self.output_dim != 1:
             raise ValueError("loss 'sigmoid_bce' needs output_dim 1 (one logit per sample)")
 
@@ -233,6 +225,13 @@ class MLP:
         atomic_write_bytes(path, buf.getvalue())
         return path
 
+    def save_with_card(self, path: str | Path, card: dict) -> Path:
+        """Save to ``path`` (.npz) with ``card`` as its metadata, and the same card as readable JSON
+        beside it (``path`` with .json): what it is, how it was trained, how well it does."""
+        path = self.save(path, meta=card)
+        write_json(path.with_suffix(".json"), card)
+        return path
+
     @classmethod
     def load(cls, path: str | Path, expect_input_dim: int | None = None,
              expect_output_dim: int | None = None) -> "MLP":
@@ -277,21 +276,3 @@ class MLP:
         except ValueError as e:
             raise ModelFileError(f"{path.name}: invalid metadata: {e}") from e
         return model
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)        # mkstemp makes it private; a model file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

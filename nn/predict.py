@@ -1,4 +1,4 @@
-"""Recognise digits in image files: ``python -m nn.predict [--weights FILE] IMAGE...``
+"""Recognise digits in image files: ``python -m nn.predict [--weights FILE] IMAGE...`` (nn/cli.py)
 
 Each image goes through the same pipeline as the Draw page (``preprocess``: ink detected whether
 light on dark or dark on light, cropped, scaled to 20 px, centred by its centre of mass, deskewed)
@@ -12,14 +12,12 @@ The exit code is 0 when every image was read, 1 when some could not be, 2 for ba
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .model import MLP, ModelFileError
+from .model import MLP
 from .preprocess import ImageError, load_image, preprocess
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "default.npz"
@@ -43,25 +41,7 @@ def predict_file(model: MLP, path: str | Path) -> dict:
     return record
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nn.predict",
-                                     description="Recognise handwritten digits in image files.")
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
-                        help="PNG/JPEG/... files: a drawing or a photo of one digit each")
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
-                        help=f"model file (.npz); default: the shipped model ({DEFAULT_WEIGHTS.name})")
-    args = parser.parse_args(argv)
-    try:
-        model = MLP.load(args.weights, expect_input_dim=784, expect_output_dim=10)
-    except ModelFileError as e:
-        parser.error(f"argument --weights: {e}")
-    failed = 0
-    for path in args.images:
-        record = predict_file(model, path)
-        failed += "error" in record
-        print(json.dumps(record), flush=True)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import predict_main
+
+    sys.exit(predict_main())

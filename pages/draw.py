@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import threading
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from nn.data import load_mnist_sample
 from nn.explain import DigitProfile, read, teach, verdict
-from nn.model import MLP, atomic_write_bytes
+from nn.model import MLP
 from nn.preprocess import ImageError, load_image, normalise_digits, preprocess
 from pages import draw_charts as charts
 from pages.common import through_app, list_digit_models, load_model, safe_model_name, user_models_dir
@@ -139,8 +138,7 @@ def _save() -> None:
             "base_model": personal["base"], "lessons": personal["lessons"],
             "val_accuracy": round(personal["accuracy"][-1], 6), "date": _dt.date.today().isoformat()}
     try:
-        model.save(path, meta=card)
-        atomic_write_bytes(path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+        model.save_with_card(path, card)
     except OSError as e:
         ss[SAVE_MSG] = ("error", f"Could not save to {path}: {e}")
         return

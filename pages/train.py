@@ -12,8 +12,8 @@ import datetime as _dt
 import numpy as np
 import streamlit as st
 
-from nn.data import (IMAGE_DATASETS, SOURCES, TOY_DATASETS, Dataset, DownloadError, download, is_downloaded,
-                     load_dataset)
+from nn.data import IMAGE_DATASETS, SOURCES, TOY_DATASETS, Dataset, is_downloaded, load_dataset
+from nn.download import DownloadError, download
 from nn.train import digit_pipeline
 from pages import train_charts as charts
 from pages import train_session as ts

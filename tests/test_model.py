@@ -163,7 +163,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("nn.model.os.fsync", crash)
+    monkeypatch.setattr("nn.files.os.fsync", crash)
     with pytest.raises(OSError, match="disk full"):
         MLP(ModelConfig(4, (3,), 2), seed=2).save(path)
     assert path.read_bytes() == before
@@ -172,10 +172,12 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+    with pytest.raises(ValueError, match="activation must be one of relu, leaky_relu, sigmoid, tanh, got 'swish'"):
         ModelConfig(2, (3,), 2, activation="swish")
-    with pytest.raises(ValueError, match="dropout must be in"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 0.9\], got 1.0"):
         ModelConfig(2, (3,), 2, dropout=1.0)
+    with pytest.raises(ValueError, match="hidden must be up to 8 comma-separated layer widths"):
+        ModelConfig(784, (100_000,), 10)            # 78 million weights: refused before any is made
     with pytest.raises(ValueError, match="sigmoid_bce"):
         ModelConfig(2, (3,), 3, loss="sigmoid_bce")
     with pytest.raises(ValueError, match="expected input of shape"):

@@ -17,7 +17,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nn import metrics
-from nn.data import DownloadError, load_dataset
+from nn.data import load_dataset
+from nn.download import DownloadError
 from nn.model import MLP
 from pages import train_session as ts
 
@@ -405,7 +406,7 @@ def test_full_dataset_offline_keeps_the_page_working(apps, monkeypatch, tmp_path
     def offline(name, **kwargs):
         raise DownloadError(f"Could not download {name}: this machine seems to be offline.", offline=True)
 
-    monkeypatch.setattr("nn.data.download", offline)
+    monkeypatch.setattr("nn.download.download", offline)
     at = apps({"data": "mnist"})
     assert any("not on this machine yet" in i.value for i in at.info)
     at.button(key="train_download").click().run()
