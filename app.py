@@ -36,7 +36,7 @@ PAGES = [
 
 page = st.navigation(PAGES)
 st.session_state["_app_navigation"] = True
-# A first visitor sent here by pages.common.through_app (see there) goes on to the page they asked for.
+# A first visitor sent here by ui.navigation.through_app (see there) goes on to the page they asked for.
 return_to = st.session_state.pop("_return_to", None)
 if return_to is not None:
     st.switch_page(return_to[0], query_params=return_to[1])

@@ -23,8 +23,9 @@ from nn.data import load_mnist_sample
 from nn.explain import DigitProfile, read, teach, verdict
 from nn.model import MLP
 from nn.preprocess import ImageError, load_image, normalise_digits, preprocess
-from pages import draw_charts as charts
-from pages.common import through_app, list_digit_models, load_model, safe_model_name, user_models_dir
+from ui import draw_charts as charts
+from ui.navigation import through_app
+from ui.shared import list_digit_models, load_model, safe_model_name, user_models_dir
 
 through_app("pages/draw.py")
 

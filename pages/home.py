@@ -13,7 +13,8 @@ import streamlit as st
 from PIL import Image
 
 from nn.data import SAMPLE_PATH, SOURCES, data_dir, is_downloaded
-from pages.common import through_app, ROOT, SHIPPED_MODEL, list_digit_models, user_models_dir
+from ui.navigation import through_app
+from ui.shared import ROOT, SHIPPED_MODEL, list_digit_models, user_models_dir
 
 through_app("pages/home.py")
 

@@ -13,8 +13,9 @@ import streamlit as st
 
 from nn.initexp import (STANDARD_INITS, ExperimentConfig, ExperimentResult, InitChoice, TrainCurve,
                         TrainSettings, compare_inits, run_experiment, train_comparison)
-from pages import init_charts
-from pages.common import dataset, through_app
+from ui import init_charts
+from ui.navigation import through_app
+from ui.shared import dataset
 
 through_app("pages/weight_init.py")
 

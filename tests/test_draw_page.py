@@ -145,7 +145,7 @@ def test_model_picker_lists_saved_models_and_broken_ones_with_the_reason(at, wei
 
 
 def test_teach_it_trains_a_personal_copy_and_saves_it(at, weights_dir):
-    import pages.common as common
+    import ui.shared as common
 
     inject(at, DRAWINGS[7])
     assert prediction(at) == "7"

@@ -77,7 +77,7 @@ def test_full_mnist_download_status_and_command(dirs):
 
 
 def test_missing_model_card_is_reported_not_fatal(dirs, monkeypatch, tmp_path):
-    import pages.common as common
+    import ui.shared as common
 
     monkeypatch.setattr(common, "SHIPPED_MODEL", tmp_path / "nowhere" / "default.npz")
     at = run_home()

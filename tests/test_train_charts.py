@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nn import metrics
-from pages import live_chart
-from pages import train_charts as charts
+from ui import live_chart
+from ui import train_charts as charts
 
 BOUNDS = ((-2.0, 2.0), (-1.0, 1.0))
 
@@ -126,7 +126,7 @@ def test_histograms_are_one_ridge_per_layer():
     assert "no hidden layer" in " ".join(a["text"] for a in fig["layout"]["annotations"])
 
 
-# ----- pages/live_chart.py -----------------------------------------------------------------------
+# ----- ui/live_chart.py -----------------------------------------------------------------------
 
 def test_plotly_js_is_copied_once_and_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(live_chart, "STATIC_DIR", tmp_path / "static")
@@ -141,7 +141,8 @@ def test_plotly_js_is_copied_once_and_atomically(tmp_path, monkeypatch):
         live_chart.plotly_url.clear()
         assert live_chart.plotly_url() is None               # static serving off: use st.plotly_chart
         monkeypatch.setattr(live_chart.st, "get_option", lambda name: True)
-        monkeypatch.setattr(live_chart, "STATIC_DIR", tmp_path / "missing" / "deeper")
+        (tmp_path / "a-file").write_text("not a folder")
+        monkeypatch.setattr(live_chart, "STATIC_DIR", tmp_path / "a-file" / "static")
         live_chart.plotly_url.clear()
         assert live_chart.plotly_url() is None               # cannot write there: same fallback
     finally:
@@ -151,7 +152,7 @@ def test_plotly_js_is_copied_once_and_atomically(tmp_path, monkeypatch):
 def _page():
     import plotly.graph_objects as go
 
-    from pages import live_chart
+    from ui import live_chart
 
     live_chart.live_chart(go.Figure({"data": [{"type": "bar", "y": [1, 2]}]}), key="c")
 

@@ -20,70 +20,73 @@ from nn import metrics
 from nn.data import load_dataset
 from nn.download import DownloadError
 from nn.model import MLP
-from pages import train_session as ts
+from ui.run_client import LiveRun, RunError, RunLost
+from ui.run_protocol import RunData, Snapshot
+from ui.train_settings import architecture, defaults_for, from_query, model_config, to_query
+from ui.train_worker import LIVE_VAL_PARTS, Worker
 
-SPIRALS_DEFAULT = ts.defaults_for("spirals")
+SPIRALS_DEFAULT = defaults_for("spirals")
 
 
 # ----- settings and the URL ---------------------------------------------------------------
 
 def test_defaults_differ_by_kind_of_data():
-    digits = ts.defaults_for("mnist-sample")
+    digits = defaults_for("mnist-sample")
     assert digits.hidden == (128, 64) and digits.activation == "relu" and digits.init == "he"
     assert digits.optimizer == "adam" and digits.lr == 1e-3 and digits.batch_size == 64
     assert SPIRALS_DEFAULT.dataset == "spirals" and SPIRALS_DEFAULT.optimizer == "adam"
-    assert ts.defaults_for("blobs").n_classes == 3
+    assert defaults_for("blobs").n_classes == 3
 
 
 def test_query_round_trip_keeps_every_setting():
-    s = replace(ts.defaults_for("moons"), n_points=300, noise=0.25, val_share=0.3, hidden=(8, 32, 4),
+    s = replace(defaults_for("moons"), n_points=300, noise=0.25, val_share=0.3, hidden=(8, 32, 4),
                 activation="relu", init="normal", init_std=0.1, dropout=0.2, batchnorm=True, optimizer="nesterov",
                 lr=0.2, momentum=0.8, schedule="step", step_epochs=7, gamma=0.25, batch_size=128, epochs=77,
                 l2=1e-4, seed=123)
-    query = ts.to_query(s)
+    query = to_query(s)
     assert query["data"] == "moons" and query["layers"] == "8,32,4" and query["bn"] == "1"
-    back, warnings = ts.from_query(query)
+    back, warnings = from_query(query)
     assert back == s and warnings == []
 
 
 def test_query_leaves_out_defaults():
-    assert ts.to_query(SPIRALS_DEFAULT) == {"data": "spirals"}
-    assert ts.to_query(replace(SPIRALS_DEFAULT, hidden=())) == {"data": "spirals", "layers": "none"}
+    assert to_query(SPIRALS_DEFAULT) == {"data": "spirals"}
+    assert to_query(replace(SPIRALS_DEFAULT, hidden=())) == {"data": "spirals", "layers": "none"}
 
 
 @pytest.mark.parametrize("key, text, expect", [
     ("lr", "banana", "lr=banana"), ("lr", "-1", "lr=-1"), ("lr", "nan", "lr=nan"), ("data", "cifar", "data=cifar"),
-    ("layers", "16,x", "layers=16,x"), ("layers", "1,2,3,4,5,6,7", "layers=1,2,3,4,5,6,7"), ("bn", "maybe", "bn=maybe"),
+    ("layers", "16,x", "layers=16,x"), ("layers", "1,2,3,4,5,6,7,8,9", "layers=1,2,3,4,5,6,7,8,9"), ("bn", "maybe", "bn=maybe"),
     ("epochs", "2.5", "epochs=2.5"), ("epochs", "0", "epochs=0"), ("act", "swish", "act=swish"), ("seed", "1e30", "seed=1e30"),
 ])
 def test_bad_query_values_fall_back_with_a_warning(key, text, expect):
-    settings, warnings = ts.from_query({"data": "spirals", key: text} if key != "data" else {key: text})
+    settings, warnings = from_query({"data": "spirals", key: text} if key != "data" else {key: text})
     assert len(warnings) == 1 and expect in warnings[0]
     assert settings == SPIRALS_DEFAULT
 
 
-def test_off_grid_values_snap_to_the_slider_with_a_note():
-    settings, warnings = ts.from_query({"lr": "0.07", "batch": "50", "layers": "15,17"})
-    assert settings.lr == 0.05 and settings.batch_size == 64 and settings.hidden == (16, 16)
-    assert len(warnings) == 3
+def test_values_between_slider_steps_are_kept_exactly():
+    settings, warnings = from_query({"lr": "0.07", "batch": "50", "layers": "15,17", "beta2": "0.95"})
+    assert settings.lr == 0.07 and settings.batch_size == 50 and settings.hidden == (15, 17)
+    assert settings.beta2 == 0.95 and warnings == []
 
 
 def test_query_checks_classes_and_augment_against_the_dataset():
-    settings, warnings = ts.from_query({"data": "blobs", "classes": "5"})
+    settings, warnings = from_query({"data": "blobs", "classes": "5"})
     assert settings.n_classes == 5 and warnings == []
-    settings, warnings = ts.from_query({"data": "spirals", "classes": "6", "augment": "1"})
+    settings, warnings = from_query({"data": "spirals", "classes": "6", "augment": "1"})
     assert settings.n_classes == 2 and not settings.augment and len(warnings) == 2
 
 
 def test_unknown_query_keys_are_ignored():
-    assert ts.from_query({"embed": "true", "foo": "1"}) == (SPIRALS_DEFAULT, [])
+    assert from_query({"embed": "true", "foo": "1"}) == (SPIRALS_DEFAULT, [])
 
 
 def test_architecture_counts_parameters_like_the_model():
     s = replace(SPIRALS_DEFAULT, hidden=(5, 3), batchnorm=True)
-    text, n = ts.architecture(s, 2, 4)
+    text, n = architecture(s, 2, 4)
     assert text == "2 → 5 → 3 → 4"
-    assert n == MLP(ts.model_config(s, 2, 4)).n_params
+    assert n == MLP(model_config(s, 2, 4)).n_params
 
 
 # ----- the run in its own process ------------------------------------------------------------
@@ -91,14 +94,14 @@ def test_architecture_counts_parameters_like_the_model():
 @pytest.fixture
 def spirals_data():
     ds = load_dataset("spirals", n=200, noise=0.1, val_fraction=0.2, seed=0)
-    return ts.RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
+    return RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
 
 
 def test_live_run_steps_pauses_mid_epoch_and_stops():
     ds = load_dataset("spirals", n=2000, noise=0.1, val_fraction=0.2, seed=0)
-    data = ts.RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
+    data = RunData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
     # batch size 1 and a wide network: an epoch is 1,600 slow updates, far longer than a pause takes
-    run = ts.LiveRun(replace(SPIRALS_DEFAULT, epochs=1000, batch_size=1, hidden=(256, 256)), data)
+    run = LiveRun(replace(SPIRALS_DEFAULT, epochs=1000, batch_size=1, hidden=(256, 256)), data)
     try:
         assert run.step_epoch()["progress"] == 1.0
         run.start()
@@ -115,19 +118,19 @@ def test_live_run_steps_pauses_mid_epoch_and_stops():
     finally:
         run.close()
     assert not run.alive
-    with pytest.raises(ts.RunLost):
+    with pytest.raises(RunLost):
         run.snapshot()
 
 
 def test_live_confusion_follows_the_network_a_quarter_at_a_time(spirals_data):
     """While training, each picture re-evaluates the next quarter of the validation samples (cheap);
     stopped, the confusion matrix is exact for the current weights."""
-    worker = ts._Worker(replace(SPIRALS_DEFAULT, epochs=50), spirals_data)
+    worker = Worker(replace(SPIRALS_DEFAULT, epochs=50), spirals_data)
     x, y = spirals_data.x_val, spirals_data.y_val
-    n, quarter = len(y), -(-len(y) // ts.LIVE_VAL_PARTS)
+    n, quarter = len(y), -(-len(y) // LIVE_VAL_PARTS)
 
     def confusion() -> np.ndarray:
-        return worker.snapshot(frozenset({"confusion"}))["confusion"]
+        return worker.handle(Snapshot(frozenset({"confusion"})))["confusion"]
 
     def exact() -> np.ndarray:
         return metrics.confusion_matrix(y, worker.model.predict_proba(x).argmax(axis=1), spirals_data.n_classes)
@@ -142,7 +145,7 @@ def test_live_confusion_follows_the_network_a_quarter_at_a_time(spirals_data):
     np.testing.assert_allclose(worker._val_proba_now[:quarter], now[:quarter], rtol=1e-6)   # the first quarter
     np.testing.assert_allclose(worker._val_proba_now[quarter:], before[quarter:], rtol=1e-6)  # the rest: as before
     assert np.array_equal(confusion(), confusion())           # no training in between: nothing recomputed
-    for _ in range(ts.LIVE_VAL_PARTS):
+    for _ in range(LIVE_VAL_PARTS):
         worker.trainer.step(max_batches=5)
         assert confusion().sum() == n
     worker._set_running(False)
@@ -150,12 +153,12 @@ def test_live_confusion_follows_the_network_a_quarter_at_a_time(spirals_data):
 
 
 def test_live_run_reports_settings_the_model_rejects(spirals_data):
-    with pytest.raises(ts.RunError, match="batch norm"):
-        ts.LiveRun(replace(SPIRALS_DEFAULT, batchnorm=True, batch_size=1), spirals_data)
+    with pytest.raises(RunError, match="batch norm"):
+        LiveRun(replace(SPIRALS_DEFAULT, batchnorm=True, batch_size=1), spirals_data)
 
 
 def test_live_run_snapshot_views(spirals_data):
-    run = ts.LiveRun(SPIRALS_DEFAULT, spirals_data)
+    run = LiveRun(SPIRALS_DEFAULT, spirals_data)
     try:
         run.step_epoch()
         snap = run.snapshot(frozenset({"boundary", "hist", "confusion"}))

@@ -20,17 +20,6 @@ SHIPPED_DIR = ROOT / "weights"
 SHIPPED_MODEL = SHIPPED_DIR / "default.npz"
 
 
-def through_app(page_file: str) -> None:
-    """Call first in every page. On a freshly started server, Streamlit's legacy multipage mode
-    runs a directly linked page file (say /train?lr=0.01) on its own, before app.py has ever
-    declared the navigation: no page config, and every file of pages/ listed in the sidebar.
-    Detect that (app.py marks every session it runs in) and go through app.py once, which then
-    switches to the requested page with the same query parameters."""
-    if not st.session_state.get("_app_navigation"):
-        st.session_state["_return_to"] = (page_file, dict(st.query_params))
-        st.switch_page("app.py")
-
-
 def user_models_dir() -> Path:
     """Where models saved from the pages go: NN_WEIGHTS_DIR, or weights/ next to the app."""
     return Path(os.environ.get("NN_WEIGHTS_DIR", SHIPPED_DIR))

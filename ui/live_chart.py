@@ -15,13 +15,14 @@ install, static serving turned off), ``live_chart`` falls back to ``st.plotly_ch
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
 import streamlit as st
+
+from nn.files import atomic_file
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_DIR = ROOT / "static"              # Streamlit serves <app dir>/static/* at app/static/*
@@ -94,10 +95,8 @@ def plotly_url() -> str | None:
     target = STATIC_DIR / PLOTLY_JS.name
     try:
         if not target.is_file() or target.stat().st_size != PLOTLY_JS.stat().st_size:
-            STATIC_DIR.mkdir(exist_ok=True)
-            partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            shutil.copyfile(PLOTLY_JS, partial)
-            os.replace(partial, target)
+            with open(PLOTLY_JS, "rb") as source, atomic_file(target) as out:
+                shutil.copyfileobj(source, out)
     except OSError:
         return None
     return f"app/static/{target.name}"

@@ -1,0 +1,81 @@
+"""What the Train page shows of a running network: its numbers, and the looks inside it.
+
+    render_metrics   epoch, losses, accuracies and learning rate of a snapshot, and a progress bar
+    inside_figure    the chosen look inside: weights & activations, gradients, mistakes, neurons
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from nn.data import Dataset
+from ui import train_charts as charts
+
+
+def render_metrics(snap: dict, n_train: int) -> None:
+    """The numbers of a snapshot: epoch, losses, accuracies, learning rate, and a progress bar."""
+    def last(values, fmt) -> str:
+        return fmt(values[-1]) if len(values) and np.isfinite(values[-1]) else "—"
+
+    def loss(v: float) -> str:
+        return f"{v:.1e}" if 0 < v < 1e-3 else f"{v:.4g}"        # 0.0006123 would not fit the column
+
+    def percent(v: float) -> str:
+        return f"{v:.1f}%"
+
+    m = st.columns(6)
+    m[0].metric("Epoch", f"{snap['progress']:.1f}",
+                help=f"Passes over the training data so far, of {snap['epochs']} (fractional while one "
+                     "is under way).")
+    m[1].metric("Train loss", last(snap["batch_loss"], loss),
+                help="Cross-entropy on the recent training batches (smoothed). It should fall.")
+    m[2].metric("Validation loss", last(snap["val_loss"], loss),
+                help="Cross-entropy on held-out data after the last full epoch. If it rises while the "
+                     "train loss falls, the network is memorising (overfitting).")
+    m[3].metric("Train accuracy", last(snap["batch_acc"] * 100, percent),
+                help="Share of recent training samples classified correctly (smoothed).")
+    m[4].metric("Validation accuracy", last(np.asarray(snap["val_acc"]) * 100, percent),
+                help="Share of held-out samples classified correctly after the last full epoch.")
+    m[5].metric("Learning rate now", f"{snap['lr']:.3g}",
+                help="The base rate times the schedule: what the next update uses.")
+    rate = snap["samples_seen"] / snap["seconds"] if snap["seconds"] > 0 else 0.0
+    left = (snap["epochs"] - snap["progress"]) * n_train / rate if rate > 0 else float("nan")
+    text = f"Epoch {snap['progress']:.1f} of {snap['epochs']} · {rate:,.0f} samples/s"
+    if snap["running"] and np.isfinite(left):
+        text += f" · about {left:.0f} s left" if left < 120 else f" · about {left / 60:.0f} min left"
+    st.progress(min(snap["progress"] / snap["epochs"], 1.0), text=text)
+
+
+INSIDE_CAPTIONS = {
+    "Weights & activations": "Left: the weights of each layer; they start as the initialisation made them and "
+        "spread as the network learns. Right: what each hidden layer outputs for 256 validation samples. Many "
+        "ReLU outputs stuck at 0 (dead units) or tanh/sigmoid outputs piled up at the ends (saturated) pass "
+        "almost no gradient back.",
+    "Gradients": "How big each layer's weight update signal is. Lines far apart, with the input-side layers "
+        "much smaller, mean vanishing gradients: early layers barely learn (try sigmoid with many layers). "
+        "Lines shooting up mean exploding gradients (try a huge learning rate).",
+    "Mistakes": "Each caption says true → predicted and how sure the network was. Early on the mistakes are "
+        "random; later they are digits a person might misread too.",
+    "What neurons look for": "Each picture is one first-layer neuron's 784 weights, laid out like the image: "
+        "ink on red pixels pushes the neuron up, ink on blue pixels pushes it down. Watch strokes and blobs "
+        "appear as the network learns which shapes tell the digits apart.",
+}
+VIEW_NEEDS = {"Weights & activations": "hist", "What neurons look for": "neurons"}   # extra snapshot views
+
+
+def inside_figure(snap: dict, view: str, learned_only: bool, ds: Dataset, hidden: tuple[int, ...]):
+    """The chosen look inside the network, for this snapshot."""
+    if view == "Weights & activations":
+        return charts.histograms_figure(snap["weight_hists"], snap["act_hists"], list(snap["grad_norms"]),
+                                        snap["health"])
+    if view == "Gradients":
+        return charts.gradient_figure(snap)
+    if view == "Mistakes":
+        idx, pred, conf = snap["mistakes"]
+        names = ds.class_names
+        captions = [f"{names[ds.y_val[i]]}→{names[p]} {c:.0%}" for i, p, c in zip(idx, pred, conf)]
+        return charts.gallery_figure(ds.x_val[idx], captions, "Validation images it gets wrong, most confident first")
+    weights = snap["neurons"] - snap["neurons_start"] if learned_only else snap["neurons"]
+    width = hidden[0] if hidden else ds.n_classes
+    who = "hidden units" if hidden else "outputs, one per class,"
+    return charts.neurons_figure(weights, f"What {len(weights)} of the first layer's {width} {who} look for")
