@@ -10,24 +10,31 @@ from typing import Callable
 import numpy as np
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """d f / d x by central differences, perturbing ``x`` IN PLACE one entry at a time.
+def partial_derivatives(f: Callable[[], float], x: np.ndarray, indices, h: float = 1e-5) -> np.ndarray:
+    """d f / d x at the given flat ``indices`` of x, by central differences, perturbing ``x`` IN PLACE
+    one entry at a time (each restored exactly afterwards).
 
     f : a function of no arguments that reads x (e.g. a closure running a forward pass).
-    x : any-shape float64 array; restored exactly after each perturbation.
+    x : contiguous float64 array of any shape. Returns (len(indices),) float64.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    for _ in it:
-        i = it.multi_index
-        old = x[i].copy()
-        x[i] = old + h
+    flat = x.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise ValueError("x must be a contiguous array: it is perturbed in place")
+    result = np.empty(len(indices), np.float64)
+    for j, i in enumerate(indices):
+        old = flat[i].copy()
+        flat[i] = old + h
         f_plus = f()
-        x[i] = old - h
+        flat[i] = old - h
         f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+        flat[i] = old
+        result[j] = (f_plus - f_minus) / (2 * h)
+    return result
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """d f / d x by central differences, every entry of ``x`` (see ``partial_derivatives``)."""
+    return partial_derivatives(f, x, range(x.size), h).reshape(x.shape)
 
 
 def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-6) -> float:
@@ -62,16 +69,7 @@ def check_model(model, x: np.ndarray, y: np.ndarray, l2: float = 0.0, h: float =
     analytic = {k: g.copy() for k, g in model.grads().items()}
     errors = {}
     for key, p in model.params().items():
-        flat = p.reshape(-1)
-        idx = rng.choice(flat.size, size=min(max_entries, flat.size), replace=False)
-        num = np.empty(len(idx))
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + h
-            f_plus = loss()
-            flat[i] = old - h
-            f_minus = loss()
-            flat[i] = old
-            num[j] = (f_plus - f_minus) / (2 * h)
+        idx = rng.choice(p.size, size=min(max_entries, p.size), replace=False)
+        num = partial_derivatives(loss, p, idx, h)
         errors[key] = relative_error(analytic[key].reshape(-1)[idx], num)
     return errors

@@ -37,12 +37,8 @@ import numpy as np
 
 from .init import init_std
 from .layers import ACTIVATIONS, BatchNorm, Dense, Layer, make_activation
+from .metrics import OUTPUT_RANGE, saturated
 
-# A sigmoid/tanh unit counts as saturated when its output lies within this share of its
-# output range from a limit: sigmoid below 0.05 or above 0.95, tanh beyond +-0.9. There the
-# slope is under a fifth of its peak (sigmoid' = 0.0475 of 0.25, tanh' = 0.19 of 1).
-SATURATION_MARGIN = 0.05
-OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -258,13 +254,45 @@ def histograms(arrays: list[np.ndarray], value_range: tuple[float, float], bins:
 
 
 def saturated_share(activation: str, a: np.ndarray) -> float:
-    """Share of a : (N, units) within SATURATION_MARGIN of the output range from a limit
-    of sigmoid or tanh; NaN for activations without two limits (ReLU, leaky ReLU)."""
+    """Share of a : (N, units) that is saturated (``metrics.saturated``) for sigmoid or tanh;
+    NaN for activations without two limits (ReLU, leaky ReLU)."""
     if activation not in OUTPUT_RANGE:
         return float("nan")
-    lo, hi = OUTPUT_RANGE[activation]
-    margin = SATURATION_MARGIN * (hi - lo)
-    return float(np.mean((a < lo + margin) | (a > hi - margin)))
+    return float(np.mean(saturated(activation, a)))
+
+
+# --------------------------------------------------------------------------- verdict
+
+def verdict(result: ExperimentResult) -> str:
+    """One word summing up the deepest layer: saturated / collapsed / spread for sigmoid and
+    tanh, exploding / vanishing / stable for the ReLUs."""
+    cfg, s = result.config, result.stats
+    if cfg.activation in ("sigmoid", "tanh"):
+        span = 1.0 if cfg.activation == "sigmoid" else 2.0
+        if s[-1].saturated > 0.4:
+            return "saturated"
+        if s[-1].std < 0.05 * span:
+            return "collapsed"
+        return "spread"
+    factor = growth(result)
+    if factor > 1.5:
+        return "exploding"
+    if factor < 0.8:
+        return "vanishing"
+    return "stable"
+
+
+def growth(result: ExperimentResult) -> float:
+    """How much each layer multiplies the activations' std, measured from layer 1 to the last;
+    with a single layer, the textbook factor std_w * sqrt(fan_in / 2) of a ReLU layer."""
+    s = result.stats
+    if len(s) > 1 and s[0].std > 0:
+        return (s[-1].std / s[0].std) ** (1 / (len(s) - 1))
+    return weight_std(result.config, result.config.input_dim) * math.sqrt(result.config.input_dim / 2)
+
+
+def weight_std(cfg: ExperimentConfig, fan_in: int) -> float:
+    return InitChoice("", cfg.init, cfg.std).std_for(fan_in)
 
 
 # --------------------------------------------------------------------------- does it train?

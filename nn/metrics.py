@@ -5,6 +5,7 @@
     decision_grid        class probabilities over a grid of the 2-D input plane
     histogram            counts of values in equal bins, safe for NaN, inf and constant arrays
     hidden_activations   what each hidden layer outputs for a batch (inference mode)
+    saturated            which sigmoid/tanh outputs sit so near a limit that the unit barely learns
     activation_health    the share of dead (ReLU) or saturated (sigmoid, tanh) units
     smooth               a debiased exponential moving average (TensorBoard's smoothing)
     RunningSmooth        the same, kept up to date as a live history grows
@@ -98,12 +99,26 @@ def hidden_activations(model, x: np.ndarray) -> list[np.ndarray]:
     return [model.outputs[i - 1] for i in dense_at[1:]]
 
 
+# A sigmoid/tanh unit counts as saturated when its output lies within this share of its
+# output range from a limit: sigmoid below 0.05 or above 0.95, tanh beyond +-0.9. There the
+# slope is under a fifth of its peak (sigmoid' = 0.0475 of 0.25, tanh' = 0.19 of 1).
+SATURATION_MARGIN = 0.05
+OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+def saturated(activation: str, a: np.ndarray) -> np.ndarray:
+    """Boolean mask of the outputs ``a`` of a sigmoid or tanh layer within SATURATION_MARGIN of a limit."""
+    lo, hi = OUTPUT_RANGE[activation]
+    margin = SATURATION_MARGIN * (hi - lo)
+    return (a < lo + margin) | (a > hi - margin)
+
+
 _DEAD_OR_SATURATED = {
     # activation layer type -> (what we call a unit that stopped learning, test on its outputs)
     ReLU: ("dead", lambda a: a <= 0),
     LeakyReLU: ("dead", lambda a: a <= 0),
-    Sigmoid: ("saturated", lambda a: (a < 0.02) | (a > 0.98)),
-    Tanh: ("saturated", lambda a: np.abs(a) > 0.98),
+    Sigmoid: ("saturated", lambda a: saturated("sigmoid", a)),
+    Tanh: ("saturated", lambda a: saturated("tanh", a)),
 }
 
 

@@ -222,14 +222,16 @@ with left:
         c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
         c1.button("Clear", on_click=_clear, key="draw_clear", icon=":material/ink_eraser:",
                   help="Wipe the canvas and start again.")
-        c2.slider("Pen width", 8, 40, 20, key="draw_pen")
+        c2.slider("Pen width", 8, 40, 20, key="draw_pen",
+                  help="Thickness of your strokes; the preprocessing evens it out before the network reads it.")
         # one call into nn: the same pipeline for drawings and photos
         pre = preprocess(canvas.image_data) if canvas.image_data is not None else None
     else:
         prompt = "Upload a photo of one digit written on paper."
         upload = st.file_uploader(f"A photo of one digit on paper (PNG or JPEG, up to {MAX_UPLOAD_MB} MB)",
                                   type=["png", "jpg", "jpeg"], max_upload_size=MAX_UPLOAD_MB,
-                                  key="draw_upload")
+                                  key="draw_upload",
+                                  help="Dark ink on light paper (or the reverse), filling most of the photo.")
         if upload is not None:
             # decoded and preprocessed once per file; only the result and a thumbnail are kept
             photo = ss.get(PHOTO)
@@ -336,9 +338,11 @@ if reading is not None:
         st.caption(f"Teaching now starts a new copy of {usable[choice].name}, which replaces your taught "
                    f"copy of {personal['base']}: save that one first to keep it.")
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
-        st.segmented_control("The right digit", list(range(10)), key="draw_teach_label")
+        st.segmented_control("The right digit", list(range(10)), key="draw_teach_label",
+                             help="What you meant to draw: the network will be nudged towards it.")
         st.button("Teach it", on_click=_teach, key="draw_teach", type="primary",
-                  disabled=ss.get("draw_teach_label") is None)
+                  disabled=ss.get("draw_teach_label") is None,
+                  help="Fine-tunes your own copy of the model on this drawing (and some of its training digits).")
 
 if personal is not None:
     if reading is None:
@@ -349,7 +353,7 @@ if personal is not None:
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
         st.text_input("Save it as", key="draw_save_name", placeholder="e.g. my-handwriting", width=320,
                       help="Letters, digits, '-' and '_'. Saved models appear in every model list.")
-        st.button("Save", on_click=_save, key="draw_save")
+        st.button("Save", on_click=_save, key="draw_save", help="Write your taught copy as a model file.")
         st.button("Forget the lessons", on_click=_forget, key="draw_forget",
                   help="Back to the shared model: your taught copy is dropped (save it first to keep it).")
     msg = ss.get(SAVE_MSG)

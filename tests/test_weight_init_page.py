@@ -70,8 +70,8 @@ def test_default_is_the_classic_experiment(at):
     for shares in act.values():                              # piled up at 0 and 1
         assert shares[0] + shares[-1] > 50
     assert "saturated" in at.subheader[0].value
-    table = at.table[0].value
-    assert list(table.index) == ["1", "2", "3", "4", "5"] and "saturated" in table.columns
+    table = at.dataframe[0].value
+    assert list(table["layer"]) == ["1", "2", "3", "4", "5"] and "saturated" in table.columns
     assert all(float(v.rstrip("%")) > 55 for v in table["saturated"])
     assert "**Saturated.**" in markdown(at)
     assert any("ms on the server" in c.value for c in at.caption)
@@ -80,17 +80,17 @@ def test_default_is_the_classic_experiment(at):
 def test_std_001_collapses_and_batchnorm_repairs_it(at):
     set_and_run(at, "radio", "wi_init", "std 0.01")
     assert "collapsed" in at.subheader[0].value
-    assert all(float(v) < 0.05 for v in at.table[0].value["std"])
+    assert all(float(v) < 0.05 for v in at.dataframe[0].value["std"])
     set_and_run(at, "toggle", "wi_bn", True)
     assert "**Batch norm is on.**" in markdown(at)
-    assert all(float(v) > 0.15 for v in at.table[0].value["std"])
+    assert all(float(v) > 0.15 for v in at.dataframe[0].value["std"])
 
 
 def test_relu_with_he_is_stable_and_shows_its_zeros(at):
     set_and_run(at, "selectbox", "wi_act", "relu")
     set_and_run(at, "radio", "wi_init", "He")
     assert "stable" in at.subheader[0].value
-    table = at.table[0].value
+    table = at.dataframe[0].value
     assert "exactly 0 (dead)" in table.columns and "saturated" not in table.columns
     spec = charts(at)[0]
     x0, x1 = spec["layout"]["xaxis"]["range"]
@@ -115,12 +115,12 @@ def test_layers_units_and_seed(at):
     set_and_run(at, "slider", "wi_units", 50)
     for spec in charts(at):
         assert len(bars_per_cell(spec)) == 10
-    assert len(at.table[0].value) == 10
-    before = at.table[0].value.copy()
+    assert len(at.dataframe[0].value) == 10
+    before = at.dataframe[0].value.copy()
     at.run()
-    assert at.table[0].value.equals(before)                  # same seed, same numbers
+    assert at.dataframe[0].value.equals(before)                  # same seed, same numbers
     set_and_run(at, "number_input", "wi_seed", 7)
-    assert not at.table[0].value.equals(before)
+    assert not at.dataframe[0].value.equals(before)
 
 
 def test_compare_view_has_one_row_per_initialisation(at):
@@ -128,12 +128,12 @@ def test_compare_view_has_one_row_per_initialisation(at):
     specs = charts(at)
     assert len(specs) == 1
     assert len(bars_per_cell(specs[0])) == 4 * 5
-    table = at.table[0].value
-    assert list(table.index) == ["std 1", "std 0.01", "Xavier", "He"]
+    table = at.dataframe[0].value
+    assert list(table["initialisation"]) == ["std 1", "std 0.01", "Xavier", "He"]
     assert list(table["verdict"]) == ["saturated", "collapsed", "spread", "spread"]
     set_and_run(at, "radio", "wi_grid_kind", "gradients")
     set_and_run(at, "selectbox", "wi_act", "relu")
-    assert list(at.table[0].value["verdict"]) == ["exploding", "vanishing", "vanishing", "stable"]
+    assert list(at.dataframe[0].value["verdict"]) == ["exploding", "vanishing", "vanishing", "stable"]
     assert "gradients" in at.subheader[0].value
 
 
