@@ -10,8 +10,10 @@ import contextlib
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import sys
 import threading
 import time
+import types
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +33,24 @@ class RunError(RuntimeError):
 
 
 _forkserver_lock = threading.Lock()
+_BARE_MAIN = types.ModuleType("__main__")       # no __file__, no __spec__: nothing to re-run
+
+
+@contextlib.contextmanager
+def _without_main_script():
+    """While a process is started: hide the main script from multiprocessing.
+
+    multiprocessing makes every new process import the parent's ``__main__`` module again (as
+    ``__mp_main__``). Under Streamlit, ``__main__`` is the page script being run, so each training
+    process would re-run app.py outside Streamlit: a screenful of "missing ScriptRunContext"
+    warnings and wasted time. The training process needs nothing from it.
+    """
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = _BARE_MAIN
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
 
 
 def _context():
@@ -43,12 +63,12 @@ def _context():
     """
     ctx = multiprocessing.get_context("forkserver")
     with _forkserver_lock:
-        # "__main__" too: otherwise every child re-runs the server's main script (see multiprocessing.spawn)
-        ctx.set_forkserver_preload(["__main__", "ui.train_worker"])
+        ctx.set_forkserver_preload(["ui.train_worker"])
         saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
         os.environ.update({k: "1" for k in saved})
         try:
-            multiprocessing.forkserver.ensure_running()
+            with _without_main_script():
+                multiprocessing.forkserver.ensure_running()
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -92,7 +112,8 @@ class LiveRun:
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=worker_main, args=(child, settings, data),
                                     name="nn-train-run", daemon=True)
-        self._process.start()
+        with _without_main_script():
+            self._process.start()
         child.close()
         self._lock = threading.Lock()
         self._seq = 0
