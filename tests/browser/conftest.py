@@ -1,5 +1,7 @@
 """Real-browser fixtures: one Streamlit server per test session, Debian's Chromium via Playwright.
 
+Every test here is marked ``browser`` (``pytest -m "not browser"`` for a quick run; CI runs them all).
+Screenshots go to a temporary folder; ``NN_SCREENSHOTS=1`` writes the README's docs/screenshots/.
 These tests never skip. Without a usable browser they fail with a message that says how to get
 one: `apt-get install -y chromium` (Debian), or set NN_CHROMIUM to a Chromium/Chrome binary.
 """
@@ -10,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -37,8 +40,8 @@ def _browser_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """Start `streamlit run app.py` on a free port; yield its URL; stop it at the end."""
+def server(tmp_path_factory):
+    """Start `streamlit run app.py` on a free port; yield (its URL, its console log); stop it at the end."""
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, "NN_WEIGHTS_DIR": str(tmp_path_factory.mktemp("weights"))}
@@ -61,12 +64,23 @@ def app_url(tmp_path_factory):
             proc.kill()
             pytest.fail(f"the Streamlit server did not start; its log:\n{log.read_text()}")
         time.sleep(0.2)
-    yield url
+    yield url, log
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(server) -> str:
+    return server[0]
+
+
+@pytest.fixture(scope="session")
+def server_log(server) -> Path:
+    """The server's console so far: what a teacher watching the terminal reads."""
+    return server[1]
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +113,15 @@ def wait_idle(page, timeout: float = 30_000) -> None:
                            timeout=timeout)
 
 
+def screenshot_path(name: str) -> Path:
+    """Where a screenshot goes: docs/screenshots/ (the README's pictures) only when asked for with
+    NN_SCREENSHOTS=1, otherwise a temporary folder, so a test run never changes tracked files."""
+    folder = SCREENSHOTS if os.environ.get("NN_SCREENSHOTS") == "1" else Path(tempfile.gettempdir()) / "nn-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
+
+
 def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    path = screenshot_path(name)
     page.screenshot(path=str(path), full_page=False)
     return path

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from .conftest import screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
 
 CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
 EMPTY = "–"

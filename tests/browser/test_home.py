@@ -1,5 +1,9 @@
 """The app starts in a real browser and every page opens, also straight from a shared link."""
+import pytest
+
 from .conftest import wait_idle
+
+pytestmark = pytest.mark.browser
 
 
 def test_every_page_opens_from_a_direct_link(page, app_url):

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .conftest import screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
 
 METRIC_JS = """label => {
     const box = [...document.querySelectorAll("[data-testid='stMetric']")]
@@ -118,3 +122,17 @@ def test_each_tab_trains_its_own_network(browser, app_url):
         for p in pages:
             p.get_by_role("button", name="Reset").click()
             p.context.close()
+
+
+def test_the_server_console_stays_clean(page, app_url, server_log):
+    """A teacher watching the terminal sees no warning or traceback after a learner trains."""
+    open_train(page, app_url, "data=xor&epochs=5")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Reset").wait_for()
+    page.wait_for_function(f"() => ({METRIC_JS})('Epoch') === '5.0'", polling="raf")
+    page.get_by_role("button", name="Reset").click()
+    wait_idle(page)
+    console = server_log.read_text()
+    for noise in ("Traceback", "missing ScriptRunContext", "Session state does not function",
+                  "no static folder found", "Error"):
+        assert noise not in console, console

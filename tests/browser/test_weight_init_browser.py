@@ -1,6 +1,10 @@
 """The Weight-init page in a real browser: the classic experiment draws one histogram per layer,
 forward and backward, and the compare view draws a grid of four rows."""
+import pytest
+
 from .conftest import screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
 
 CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot"
 
