@@ -19,13 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from ui.run_protocol import (Close, Command, GradCheck, Pause, Reply, Request, RunData, Save, SetLr, Snapshot,
-                             Start, StepEpoch)
+                             Start, Status, StepEpoch)
+from ui.run_slots import slots
 from ui.train_settings import Settings
-from ui.train_worker import worker_main
+from ui.train_worker import EXIT_IDLE, IDLE_EXIT_SECONDS, worker_main
 
 
 class RunLost(RuntimeError):
-    """The worker process is gone (it exited after an idle hour, or crashed)."""
+    """The worker process is gone (nobody looked at it for NN_IDLE_MINUTES, its tab closed, or it crashed)."""
 
 
 class RunError(RuntimeError):
@@ -104,7 +105,8 @@ class LiveRun:
     the work asked for (a whole epoch for ``step_epoch``).
     """
 
-    def __init__(self, settings: Settings, data: RunData, start_timeout: float = 60.0) -> None:
+    def __init__(self, settings: Settings, data: RunData, start_timeout: float = 60.0,
+                 session_id: str | None = None) -> None:
         self.settings = settings
         self.running = False               # what the page believes; every answer corrects it
         self.status: dict = {"running": False, "done": False, "diverged": None, "paused_reason": None}
@@ -119,6 +121,8 @@ class LiveRun:
         self._seq = 0
         self._finalizer = weakref.finalize(self, _shutdown, self._process, self._conn)
         self.info = self._receive(0, start_timeout)    # architecture, parameter count, ...
+        self.session_id = session_id                   # the browser session that owns it (the keeper checks it)
+        slots().register(self)
 
     # -- plumbing --
     def _receive(self, seq: int, timeout: float):
@@ -133,7 +137,7 @@ class LiveRun:
                 reply: Reply = self._conn.recv()
             except (EOFError, OSError) as e:
                 self.running = False
-                raise RunLost("the training process has stopped; press Reset to start a new run") from e
+                raise RunLost(self._why_lost()) from e
             if reply.seq == seq:        # an older answer (from an interrupted request) is skipped
                 if not reply.ok:
                     raise RunError(reply.payload)
@@ -148,7 +152,7 @@ class LiveRun:
                 self._conn.send(Request(self._seq, command))
             except (OSError, ValueError) as e:
                 self.running = False
-                raise RunLost("the training process has stopped; press Reset to start a new run") from e
+                raise RunLost(self._why_lost()) from e
             return self._receive(self._seq, timeout)
 
     # -- commands --
@@ -157,16 +161,57 @@ class LiveRun:
         self.running = status["running"]
         return status
 
+    def _why_lost(self) -> str:
+        """What happened to the training process, for the learner."""
+        self._process.join(timeout=1.0)
+        code = self._process.exitcode
+        if code == EXIT_IDLE:
+            return (f"This run was ended because nobody looked at it for {IDLE_EXIT_SECONDS / 60:g} minutes "
+                    f"(to give its memory back to the server). Press Reset, then Start, to train again.")
+        if code is not None and code < 0:
+            return (f"The training process was stopped from outside (signal {-code}). "
+                    f"Press Reset, then Start, to train again.")
+        return "The training process has stopped. Press Reset, then Start, to train again."
+
     def start(self) -> dict:
-        """Train continuously until pause, the last epoch, or divergence."""
-        return self._note(self._call(Start()))
+        """Train continuously until pause, the last epoch, or divergence: now if a training place
+        is free (ui/run_slots.py), otherwise as soon as one is (``place`` says where in the queue)."""
+        slots().request(self)
+        return self.status
+
+    def begin_turn(self) -> None:
+        """Train now: the slots gave this run a place."""
+        self._note(self._call(Start()))
+
+    def end_turn(self) -> bool:
+        """Pause because others wait for a place (the slots put this run back in the queue)."""
+        was_training = self.running
+        self._note(self._call(Pause()))
+        return was_training
+
+    def still_training(self) -> bool:
+        """Ask the process whether it trains right now (it stops by itself at the last epoch)."""
+        try:
+            return bool(self._note(self._call(Status(), timeout=5.0))["running"])
+        except (RunError, RunLost):
+            return False
+
+    @property
+    def place(self) -> int:
+        """0 when not waiting for a training place, else the place in the queue (1 = next)."""
+        return slots().position(self)
 
     def pause(self) -> dict:
-        """Stop after the current slice (mid-epoch); returns the status at that point."""
+        """Stop after the current slice (mid-epoch), or leave the queue; returns the status then."""
+        slots().release(self)
         return self._note(self._call(Pause()))
 
     def step_epoch(self) -> dict:
-        """Train to the end of the current epoch, synchronously (the run stays paused)."""
+        """Train to the end of the current epoch, synchronously (the run stays paused). Refused while
+        every training place is taken: the learner can queue with Start instead."""
+        if slots().training_count() >= slots().limit:
+            raise RunError(f"All {slots().limit} training places of this server are in use: press Start "
+                           "to queue for the next free one.")
         return self._note(self._call(StepEpoch(), timeout=3600.0))
 
     def set_lr(self, lr: float) -> None:
@@ -189,6 +234,7 @@ class LiveRun:
         return Path(self._call(Save(str(path), meta), timeout=120.0))
 
     def close(self) -> None:
+        slots().release(self)
         self._finalizer()
 
     @property

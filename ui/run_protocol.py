@@ -11,6 +11,7 @@ the command's result, or the message for the learner when ok is False. Commands:
     Snapshot(v)  status, history and the views v (boundary, confusion, ...)   -> dict
     GradCheck    backprop against central differences on a few samples         -> [(name, error)]
     Save(p, c)   write the model to p with card c                              -> str(path)
+    Status       is it training? (asked by the server's keeper; not a sign that anybody looks) -> status
     Close        end the process (no reply)
 """
 from __future__ import annotations
@@ -76,11 +77,16 @@ class Save:
 
 
 @dataclass(frozen=True)
+class Status:
+    pass
+
+
+@dataclass(frozen=True)
 class Close:
     pass
 
 
-Command = Start | Pause | StepEpoch | SetLr | Snapshot | GradCheck | Save | Close
+Command = Start | Pause | StepEpoch | SetLr | Snapshot | GradCheck | Save | Status | Close
 
 
 @dataclass(frozen=True)

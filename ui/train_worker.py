@@ -14,6 +14,7 @@ This module never imports streamlit: the training process imports it, and it sho
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 import traceback
 from dataclasses import asdict
@@ -28,12 +29,14 @@ from nn.metrics import RunningSmooth
 from nn.model import MLP
 from nn.train import Trainer, augment_digits
 from ui.run_protocol import (Close, Command, GradCheck, Pause, Reply, Request, RunData, Save, SetLr, Snapshot,
-                             Start, StepEpoch)
+                             Start, Status, StepEpoch)
+from ui.run_slots import IDLE_SECONDS
 from ui.train_settings import Settings, model_config, train_config
 
 SLICE_SECONDS = 0.02         # the worker checks for requests (pause!) at least this often
 HEARTBEAT_SECONDS = 30.0     # a running worker pauses itself when no page asked for a picture this long
-IDLE_EXIT_SECONDS = 3600.0   # a paused worker nobody talks to for an hour exits
+IDLE_EXIT_SECONDS = IDLE_SECONDS   # a paused worker nobody has looked at for this long exits (NN_IDLE_MINUTES)
+EXIT_IDLE = 3                # the exit code of a worker that ended itself after IDLE_EXIT_SECONDS
 GRADCHECK_SAMPLES = 16
 LIVE_VAL_SAMPLES = 2000      # validation samples behind the live confusion matrix and mistakes
 LIVE_VAL_PARTS = 4           # while training, each picture re-evaluates a quarter of them
@@ -55,7 +58,7 @@ def worker_main(conn, settings: Settings, data: RunData) -> None:
             if not conn.poll(timeout):
                 if worker.running:
                     continue
-                return                                          # idle too long
+                sys.exit(EXIT_IDLE)                             # nobody looked at it for too long
             while conn.poll():
                 request: Request = conn.recv()
                 if isinstance(request.command, Close):
@@ -127,7 +130,8 @@ class Worker:
     def handle(self, command: Command):
         """Do what ``command`` asks (see ui/run_protocol.py) and return the answer."""
         handlers = {Start: self.start, Pause: self.pause, StepEpoch: self.step_epoch, SetLr: self.set_lr,
-                    Snapshot: self.snapshot, GradCheck: self.gradient_check, Save: self.save}
+                    Snapshot: self.snapshot, GradCheck: self.gradient_check, Save: self.save,
+                    Status: lambda _: self.status()}
         return handlers[type(command)](command)
 
     def start(self, _: Start) -> dict:
