@@ -133,3 +133,34 @@ def test_live_runs_wait_for_a_place_and_get_one(monkeypatch):
         first.close()
         second.close()
     assert not first.alive and not second.alive
+
+
+def test_shared_run_data_travels_as_file_names(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    ds = load_dataset("mnist-sample")
+    data = RunData.shared(tmp_path, ds.x_train, ds.y_train, ds.x_val, ds.y_val, 10, None, True)
+    blob = pickle.dumps(data)
+    assert len(blob) < 2_000                           # not 30 MB of pixels
+    back = pickle.loads(blob)
+    assert isinstance(back.x_train, np.memmap) and not back.x_train.flags.writeable
+    np.testing.assert_array_equal(back.x_train, ds.x_train)
+    np.testing.assert_array_equal(back.y_val, ds.y_val)
+    assert back.augment and back.n_classes == 10
+    again = RunData.shared(tmp_path, ds.x_train, ds.y_train, ds.x_val, ds.y_val, 10, None, True)
+    assert again.files == data.files                  # written once, named by content
+    assert len(list(tmp_path.rglob("*.npy"))) == 4
+
+
+@pytest.mark.slow
+def test_a_run_trains_on_shared_data(tmp_path):
+    ds = load_dataset("spirals", n=200)
+    data = RunData.shared(tmp_path, ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
+    run = LiveRun(replace(defaults_for("spirals"), epochs=2), data)
+    try:
+        status = run.step_epoch()
+        assert status["epoch"] == 1 and run.info["n_train"] == len(ds.x_train)
+    finally:
+        run.close()
