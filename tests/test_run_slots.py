@@ -2,6 +2,7 @@
 wait, and runs whose browser session is gone are closed."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 
@@ -162,5 +163,7 @@ def test_a_run_trains_on_shared_data(tmp_path):
     try:
         status = run.step_epoch()
         assert status["epoch"] == 1 and run.info["n_train"] == len(ds.x_train)
+        # and it yields the CPU to the web server (a Draw stroke must not wait behind it)
+        assert os.getpriority(os.PRIO_PROCESS, run._process.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10
     finally:
         run.close()

@@ -13,7 +13,9 @@ This module never imports streamlit: the training process imports it, and it sho
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import os
 import sys
 import time
 import traceback
@@ -36,6 +38,7 @@ from ui.train_settings import Settings, model_config, train_config
 SLICE_SECONDS = 0.02         # the worker checks for requests (pause!) at least this often
 HEARTBEAT_SECONDS = 30.0     # a running worker pauses itself when no page asked for a picture this long
 IDLE_EXIT_SECONDS = IDLE_SECONDS   # a paused worker nobody has looked at for this long exits (NN_IDLE_MINUTES)
+WORKER_NICENESS = 10         # added to the training process's niceness (lower CPU priority than the server)
 EXIT_IDLE = 3                # the exit code of a worker that ended itself after IDLE_EXIT_SECONDS
 GRADCHECK_SAMPLES = 16
 LIVE_VAL_SAMPLES = 2000      # validation samples behind the live confusion matrix and mistakes
@@ -44,6 +47,9 @@ LIVE_VAL_PARTS = 4           # while training, each picture re-evaluates a quart
 
 def worker_main(conn, settings: Settings, data: RunData) -> None:
     """The training process: build the trainer, then train in slices and answer requests."""
+    # training yields to the web server: a stroke on the Draw page must not wait behind a trainer
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     try:
         worker = Worker(settings, data)
     except Exception as e:                                     # settings the model rejects
