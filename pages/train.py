@@ -18,7 +18,8 @@ from nn.train import digit_pipeline
 from ui import train_charts as charts
 from ui.live_chart import live_chart
 from ui.navigation import through_app
-from ui.run_client import LiveRun, RunError, RunLost, warm_up
+from ui.processes import warm_up
+from ui.run_client import LiveRun, RunError, RunLost
 from ui.run_protocol import RunData
 from ui.shared import safe_model_name, user_models_dir
 from ui.text import plain

@@ -7,17 +7,13 @@ This module never imports streamlit.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import multiprocessing.forkserver
-import os
-import sys
 import threading
 import time
-import types
 import weakref
 from dataclasses import replace
 from pathlib import Path
 
+from ui.processes import context, without_main_script
 from ui.run_protocol import (Close, Command, GradCheck, Pause, Reply, Request, RunData, Save, SetLr, Snapshot,
                              Start, Status, StepEpoch)
 from ui.run_slots import slots
@@ -31,57 +27,6 @@ class RunLost(RuntimeError):
 
 class RunError(RuntimeError):
     """The worker could not do what was asked; the message is meant for the learner."""
-
-
-_forkserver_lock = threading.Lock()
-_BARE_MAIN = types.ModuleType("__main__")       # no __file__, no __spec__: nothing to re-run
-
-
-@contextlib.contextmanager
-def _without_main_script():
-    """While a process is started: hide the main script from multiprocessing.
-
-    multiprocessing makes every new process import the parent's ``__main__`` module again (as
-    ``__mp_main__``). Under Streamlit, ``__main__`` is the page script being run, so each training
-    process would re-run app.py outside Streamlit: a screenful of "missing ScriptRunContext"
-    warnings and wasted time. The training process needs nothing from it.
-    """
-    saved = sys.modules["__main__"]
-    sys.modules["__main__"] = _BARE_MAIN
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = saved
-
-
-def _context():
-    """A forkserver context whose server has NumPy and nn imported with one BLAS thread.
-
-    forkserver, because forking the multi-threaded web server itself is unsafe; one BLAS thread,
-    because OpenBLAS's default two threads spin against the web server and the browser on a
-    2-core machine (measured: 4,400 instead of 95,000 samples/s). Starting the server costs
-    ~0.3 s once per web-server process; each run then forks from it in ~10 ms.
-    """
-    ctx = multiprocessing.get_context("forkserver")
-    with _forkserver_lock:
-        ctx.set_forkserver_preload(["ui.train_worker"])
-        saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-        os.environ.update({k: "1" for k in saved})
-        try:
-            with _without_main_script():
-                multiprocessing.forkserver.ensure_running()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    return ctx
-
-
-def warm_up() -> None:
-    """Start the fork server now, so that the first Start does not wait for it."""
-    _context()
 
 
 def _shutdown(process, conn) -> None:
@@ -110,11 +55,11 @@ class LiveRun:
         self.settings = settings
         self.running = False               # what the page believes; every answer corrects it
         self.status: dict = {"running": False, "done": False, "diverged": None, "paused_reason": None}
-        ctx = _context()
+        ctx = context()
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=worker_main, args=(child, settings, data),
                                     name="nn-train-run", daemon=True)
-        with _without_main_script():
+        with without_main_script():
             self._process.start()
         child.close()
         self._lock = threading.Lock()
