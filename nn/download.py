@@ -19,6 +19,24 @@ ProgressCallback = Callable[[int, int | None, str], None]
 _CHUNK = 1 << 16
 _USER_AGENT = "nn-playground/1.0 (Python urllib)"
 
+# The size of each official file, by its SHA-256 (the same bytes always have the same size; the MNIST
+# sizes are those published with it, the Fashion-MNIST ones those of its repository). A server that
+# announces or sends more is refused at once, before it can fill the disk.
+EXPECTED_SIZES = {
+    "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609": 9_912_422,   # MNIST train images
+    "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c": 28_881,      # MNIST train labels
+    "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6": 1_648_877,   # MNIST test images
+    "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6": 4_542,       # MNIST test labels
+    "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84": 26_421_880,  # Fashion train images
+    "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845": 29_515,      # Fashion train labels
+    "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073": 4_422_102,   # Fashion test images
+    "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5": 5_148,       # Fashion test labels
+}
+# A file whose size is not known (a ``files`` list of one's own) may be at most this large.
+MAX_DOWNLOAD_BYTES = 64_000_000
+# Waiting longer than this for a silent server is never useful (and sockets refuse absurd timeouts).
+MAX_TIMEOUT = 600.0
+
 
 class DownloadError(RuntimeError):
     """No mirror delivered a file with the right checksum.
@@ -44,14 +62,17 @@ class _MirrorFailed(Exception):
 
 def download(name: str, cache_dir: str | Path | None = None, mirrors: list[str] | None = None,
              files: dict[str, str] | None = None, progress: ProgressCallback | None = None,
-             timeout: float = 30.0) -> Path:
+             timeout: float = 30.0, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Path:
     """Download the IDX files of "mnist" or "fashion-mnist" into ``<cache_dir>/<name>/``.
 
     mirrors : base URLs tried in order for each file (default: the built-in list for ``name``).
     files : filename -> expected SHA-256 hex digest (default: the four official files).
     progress : called as progress(done_bytes, total_bytes, filename) while a file arrives;
         total_bytes is None if the server does not say. An exception raised by it aborts the download.
-    timeout : seconds to wait for a server to answer or to send the next chunk.
+    timeout : seconds to wait for a server to answer or to send the next chunk, in (0, MAX_TIMEOUT].
+    max_bytes : the most a file whose size is not in EXPECTED_SIZES may take; a known file may take
+        exactly its size. A server announcing more (Content-Length) is refused before the body is
+        read, and one sending more is cut off at the limit; the next mirror is tried.
 
     Each file goes to a temporary file next to its destination, is checked against its SHA-256,
     and only then renamed into place, so the cache never holds a partial or corrupt file.
@@ -71,8 +92,10 @@ def download(name: str, cache_dir: str | Path | None = None, mirrors: list[str] 
             raise ValueError(f"a file to download must be a plain file name, got {filename!r}")
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
             raise ValueError(f"the SHA-256 of {filename} must be 64 hex digits, got {digest!r}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
+        raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
+    if not (isinstance(max_bytes, int) and max_bytes > 0):
+        raise ValueError(f"max_bytes must be a whole number > 0, got {max_bytes!r}")
 
     folder = dataset_folder(name, cache_dir)
     created = not folder.exists()
@@ -85,7 +108,8 @@ def download(name: str, cache_dir: str | Path | None = None, mirrors: list[str] 
                 if progress is not None:
                     progress(size, size, filename)
                 continue
-            _download_file(filename, digest.lower(), mirrors, destination, progress, timeout)
+            limit = EXPECTED_SIZES.get(digest.lower(), max_bytes)
+            _download_file(filename, digest.lower(), mirrors, destination, progress, timeout, limit)
     except BaseException:
         if created and not any(folder.iterdir()):
             folder.rmdir()                       # leave no empty folder behind either
@@ -94,13 +118,13 @@ def download(name: str, cache_dir: str | Path | None = None, mirrors: list[str] 
 
 
 def _download_file(filename: str, digest: str, mirrors: list[str], destination: Path,
-                   progress: ProgressCallback | None, timeout: float) -> None:
+                   progress: ProgressCallback | None, timeout: float, limit: int) -> None:
     """Fetch one file from the first mirror that delivers it intact, or raise DownloadError."""
     attempts, unreachable = [], []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + filename
         try:
-            _fetch_verified(url, digest, destination, progress, timeout)
+            _fetch_verified(url, digest, destination, progress, timeout, limit)
             return
         except _MirrorFailed as e:
             attempts.append((url, str(e)))
@@ -118,17 +142,19 @@ def _download_file(filename: str, digest: str, mirrors: list[str], destination: 
 
 
 def _fetch_verified(url: str, digest: str, destination: Path, progress: ProgressCallback | None,
-                    timeout: float) -> None:
+                    timeout: float, limit: int) -> None:
     """Stream ``url`` into ``destination``, which appears only if its SHA-256 checks out."""
     with atomic_file(destination) as out:
-        actual = _stream(url, out, destination.name, progress, timeout)
+        actual = _stream(url, out, destination.name, progress, timeout, limit)
         if actual != digest:
             raise _MirrorFailed(f"checksum mismatch (got sha256 {actual[:16]}..., "
                                 f"expected {digest[:16]}...)")
 
 
-def _stream(url: str, out, filename: str, progress: ProgressCallback | None, timeout: float) -> str:
-    """Copy the body of ``url`` into the open file ``out``; return its SHA-256 hex digest."""
+def _stream(url: str, out, filename: str, progress: ProgressCallback | None, timeout: float,
+            limit: int) -> str:
+    """Copy the body of ``url`` (at most ``limit`` bytes) into the open file ``out``; return its
+    SHA-256 hex digest."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -141,17 +167,22 @@ def _stream(url: str, out, filename: str, progress: ProgressCallback | None, tim
     with response:
         length = response.headers.get("Content-Length", "")
         total = int(length) if length.isdigit() else None
+        if total is not None and total > limit:
+            raise _MirrorFailed(f"the server announces {total:,} bytes, more than the {limit:,} "
+                                f"this file takes")
         sha = hashlib.sha256()
         done = 0
         if progress is not None:
             progress(0, total, filename)
         while True:
             try:
-                chunk = response.read(_CHUNK)
+                chunk = response.read(min(_CHUNK, limit + 1 - done))
             except (OSError, http.client.HTTPException) as e:
                 raise _MirrorFailed(f"connection lost after {done:,} bytes ({e})") from None
             if not chunk:
                 break
+            if done + len(chunk) > limit:
+                raise _MirrorFailed(f"the server sent more than the {limit:,} bytes this file takes")
             out.write(chunk)
             sha.update(chunk)
             done += len(chunk)

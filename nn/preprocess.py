@@ -21,13 +21,16 @@ about 2 ms, a 12-megapixel photo under 200 ms (it is box-downscaled to WORK_SIZE
 from __future__ import annotations
 
 import io
+import math
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-__all__ = ["ImageError", "Preprocessed", "preprocess", "load_image", "normalise_digits"]
+__all__ = ["ImageError", "Preprocessed", "preprocess", "load_image", "normalise_digits",
+           "MAX_DECODED_BYTES"]
 
 # Images larger than this (longer side, pixels) are box-downscaled first: a digit needs no more.
 WORK_SIZE = 512
@@ -87,41 +90,69 @@ class Preprocessed:
 # --------------------------------------------------------------------------------------------------
 # Decoding files
 
+# What decoding one image may cost: its pixels at full resolution as Pillow holds them, plus any
+# full-size copy the pipeline needs before it can shrink them (see _PIXEL_BYTES). Checked from the
+# file's header, before a single pixel is decoded. 48 MB is a 12-megapixel colour PNG, 6 megapixels
+# with transparency, 24 in 16-bit grey; a JPEG is decoded at 1/2, 1/4 or 1/8 scale when that is still
+# larger than WORK_SIZE, so a JPEG photo of up to 40 megapixels costs a few MB.
+MAX_DECODED_BYTES = 48_000_000
+# Only these decoders are used: the formats a drawing or photo comes in. Pillow opens many more, and
+# some cost memory before any check can run (an 18 MB TIFF listing 2 million strips takes 700 MB just
+# to open) or run external programs (EPS).
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "PPM")      # JPEG includes MPO, PPM includes PGM and PFM
+# Bytes a pixel at full resolution, by mode: Pillow keeps 1 byte a pixel for "1", "L" and "P", 2 for
+# 16-bit grey and 4 for everything else; "1" and "P" cannot be box-filtered, so they become "L" and
+# "RGB" (with transparency "RGBA") first; and images with alpha are resized premultiplied by it,
+# through a copy. So: 1 + 1 for "1", 1 + 4 for "P" (1 + 4 + 4 with transparency), 4 + 4 + 4 for
+# "PA", 4 + 4 for "LA" and "RGBA".
+_PIXEL_BYTES = {"1": 2, "L": 1, "P": 5, "PA": 12, "LA": 8, "La": 8, "RGBA": 8, "RGBa": 8,
+                "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+_PIXEL_BYTES_OTHER = 4      # RGB, CMYK, YCbCr, LAB, HSV, I (32-bit), F (32-bit float)
+# libwebp's decoder keeps two RGBA canvases of its own besides Pillow's copy (measured: 16 bytes a pixel)
+_FORMAT_FACTOR = {"WEBP": 4}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")     # more than 8 bits a sample
+_MODE_WORDS = {"1": "black and white", "L": "grey", "LA": "grey with transparency", "P": "palette colour",
+               "PA": "palette colour with transparency", "I;16": "16-bit grey", "I;16L": "16-bit grey",
+               "I;16B": "16-bit grey", "I;16N": "16-bit grey", "I": "32-bit grey", "F": "32-bit float grey",
+               "RGB": "colour", "RGBA": "colour with transparency", "CMYK": "CMYK colour",
+               "YCbCr": "colour"}
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+# EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose)
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}
+
 
 def load_image(
-    source: str | Path | bytes, max_pixels: int = 40_000_000, max_bytes: int = 20_000_000
+    source: str | Path | bytes, max_pixels: int = 40_000_000, max_bytes: int = 20_000_000,
+    max_decoded_bytes: int = MAX_DECODED_BYTES, max_side: int | None = WORK_SIZE,
 ) -> np.ndarray:
-    """Decode an image file (PNG, JPEG, GIF, BMP, WebP, TIFF...) into an array.
+    """Decode an image file (PNG, JPEG, GIF, BMP, WebP, PPM/PGM) into an array, with bounded memory.
 
     source : a path, the file's bytes, or a binary file object (e.g. Streamlit's ``UploadedFile``)
-    max_pixels : refuse images with more pixels than this (also guards against decompression bombs:
-        the size is read from the header before anything is decoded)
+    max_pixels : refuse images with more pixels than this
     max_bytes : refuse files larger than this
+    max_decoded_bytes : refuse images whose decoding would take more memory than this (see
+        MAX_DECODED_BYTES); size, mode and bit depth are read from the header, before decoding
+    max_side : images whose longer side exceeds this are box-filtered down to it while decoding (a
+        digit needs no more, and ``preprocess`` works at WORK_SIZE); None keeps every pixel
 
     Returns a uint8 array: (H, W) for grey images, (H, W, 3) for colour, (H, W, 4) when the image has
-    transparency. Photos are turned upright according to their EXIF orientation.
-    Raises ImageError (a ValueError) with a message for the person when the image cannot be used.
+    transparency. 16-bit and 32-bit images are scaled to 0-255, palettes and CMYK become RGB, and an
+    animation or multi-page file gives its first frame. Photos are turned upright according to their
+    EXIF orientation. Raises ImageError (a ValueError) with a message for the person when the image
+    cannot be used.
     """
     data = _read_source(source, max_bytes)
     if len(data) == 0:
         raise ImageError("The file is empty: choose an image file (PNG or JPEG).")
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"The image is too large: {width}x{height} = {width * height:,} pixels, the limit is "
-                    f"{max_pixels:,}. Resize it (a digit needs only a few hundred pixels) and try again."
-                )
-            if width == 0 or height == 0:
-                raise ImageError("The image has no pixels: choose another file.")
-            im.seek(0)  # the first frame of an animation or multi-page file
-            im.load()
-            try:
-                im = ImageOps.exif_transpose(im) or im
-            except (OSError, ValueError, KeyError, TypeError, SyntaxError):
-                pass  # unreadable EXIF: keep the pixels as stored
-            return _pil_to_array(im)
+        with Image.open(io.BytesIO(_without_png_text(data)), formats=FORMATS) as im:
+            small, top = _decode_bounded(im, max_pixels, max_decoded_bytes, max_side)
+        return _pil_to_array(small, top)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -133,11 +164,123 @@ def load_image(
         raise ImageError(
             "This file is not an image that can be read. Choose a PNG, JPEG, GIF, BMP or WebP file."
         ) from exc
-    except (OSError, SyntaxError, EOFError, ValueError, IndexError, TypeError) as exc:
+    except (OSError, SyntaxError, EOFError, ValueError, IndexError, TypeError, KeyError) as exc:
         raise ImageError(
             f"The image could not be decoded; the file may be truncated or damaged ({exc}). "
             "Save or export it again and retry."
         ) from exc
+
+
+def _pixel_bytes(im: Image.Image) -> int:
+    """Bytes the opened ``im`` takes once decoded at its current size, with the full-size conversion a
+    palette or 1-bit image needs (see _PIXEL_BYTES)."""
+    per_pixel = _PIXEL_BYTES.get(im.mode, _PIXEL_BYTES_OTHER)
+    if im.mode == "P" and "transparency" in im.info:
+        per_pixel += 4                                    # it becomes RGBA, resized through a copy
+    per_pixel *= _FORMAT_FACTOR.get(im.format, 1)
+    return im.width * im.height * per_pixel
+
+
+def _jpeg_coefficient_bytes(im: Image.Image) -> int:
+    """A progressive JPEG keeps every DCT coefficient of the whole image (2 bytes each) while it is
+    decoded, at whatever scale; other files keep none: bytes."""
+    if im.format not in ("JPEG", "MPO") or not (im.info.get("progressive") or im.info.get("progression")):
+        return 0
+    layers = getattr(im, "layer", None) or [("", 1, 1, 0)] * len(im.getbands())
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    # each component is sampled at (h / h_max, v / v_max) of the full resolution
+    per_pixel = sum(layer[1] * layer[2] for layer in layers) / (h_max * v_max)
+    return int(2 * im.width * im.height * per_pixel)
+
+
+def _decode_bounded(im: Image.Image, max_pixels: int, max_decoded_bytes: int,
+                    max_side: int | None) -> tuple[Image.Image, float | None]:
+    """Decode the first frame of the opened ``im``, bounded, and shrink it to ``max_side``.
+
+    Returns the decoded image, upright, in a mode ``_pil_to_array`` takes, and for 32-bit integer and
+    float images the brightest value of the whole image (their scale), else None.
+    """
+    width, height = im.size
+    if width == 0 or height == 0:
+        raise ImageError("The image has no pixels: choose another file.")
+    # Pillow's own bomb limit counts too: beyond it, it would only warn, and decode
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    if width * height > limit:
+        raise ImageError(
+            f"The image is too large: {width}x{height} = {width * height:,} pixels, the limit is "
+            f"{limit:,}. Resize it (a digit needs only a few hundred pixels) and try again."
+        )
+    need = _jpeg_coefficient_bytes(im)
+    if max_side is not None and im.format in ("JPEG", "MPO") and max(width, height) > max_side:
+        # decode at 1/2, 1/4 or 1/8 scale (in libjpeg's DCT), still at least max_side on the longer side
+        s = max_side / max(width, height)
+        im.draft(None, (max(1, math.ceil(width * s)), max(1, math.ceil(height * s))))
+    need += _pixel_bytes(im)
+    if need > max_decoded_bytes:
+        kind = _MODE_WORDS.get(im.mode, f"mode {im.mode}")
+        raise ImageError(
+            f"The image is too large to decode: {width}x{height} pixels in {kind} would take "
+            f"{need / 1e6:,.0f} MB of memory, the limit is {max_decoded_bytes / 1e6:,.0f} MB. Resize it "
+            "(a digit needs only a few hundred pixels) or save it as an 8-bit PNG or JPEG, and try again."
+        )
+    im.load()                        # the first frame: Image.open leaves an animation at frame 0
+    orientation = _exif_orientation(im)
+    top = None
+    if im.mode in ("I", "F"):
+        top = float(im.getextrema()[1])
+    if im.mode == "1":
+        im = im.convert("L")
+    elif im.mode in ("P", "PA"):
+        if im.mode == "PA" or "transparency" in im.info:
+            im = im.convert("RGBA")
+        else:
+            palette = im.getpalette("RGB") or []
+            grey = all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
+            im = im.convert("L" if grey else "RGB")
+    elif im.mode in ("RGBa", "La"):
+        im = im.convert("RGBA")
+    if max_side is not None and max(im.size) > max_side:
+        s = max_side / max(im.size)
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
+                       Image.Resampling.BOX)
+    if orientation in _ORIENTATION:
+        im = im.transpose(_ORIENTATION[orientation])
+    return im, top
+
+
+def _exif_orientation(im: Image.Image) -> int | None:
+    """The EXIF orientation tag (1-8) of a loaded image, or None when absent or unreadable."""
+    try:
+        value = im.getexif().get(0x0112)
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError, struct.error):
+        return None      # unreadable EXIF: keep the pixels as stored
+    return value if isinstance(value, int) else None
+
+
+def _without_png_text(data: bytes) -> bytes:
+    """``data`` without its text chunks (tEXt, zTXt, iTXt) if it is a PNG, else unchanged.
+
+    Nothing here reads them, and a few hundred kilobytes of compressed text expand to Pillow's own
+    limit of 64 MB of text before a pixel is decoded.
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        return data
+    view, parts = memoryview(data), []
+    start, pos = 0, len(_PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length          # length, type, body, CRC
+        if kind in _PNG_TEXT_CHUNKS:
+            parts.append(view[start:pos])
+            start = end
+        if kind == b"IEND":
+            break
+        pos = end
+    if not parts:
+        return data
+    parts.append(view[start:])
+    return b"".join(parts)
 
 
 def _read_source(source: str | Path | bytes, max_bytes: int) -> bytes:
@@ -155,7 +298,8 @@ def _read_source(source: str | Path | bytes, max_bytes: int) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise ImageError(too_big.format(size=size, limit=max_bytes))
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)     # the file may have grown since stat
     elif hasattr(source, "read"):
         data = source.read(max_bytes + 1)
         if not isinstance(data, (bytes, bytearray)):
@@ -170,23 +314,26 @@ def _read_source(source: str | Path | bytes, max_bytes: int) -> bytes:
     return data
 
 
-def _pil_to_array(im: Image.Image) -> np.ndarray:
-    """A decoded PIL image -> uint8 (H, W), (H, W, 3) or (H, W, 4)."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(im, dtype=np.float64)
-        top = a.max()
-        scale = 255.0 / (65535.0 if im.mode.startswith("I;16") else (top if top > 255 else 255.0))
-        return np.clip(a * scale, 0, 255).astype(np.uint8)
-    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
-    if has_alpha:
+def _pil_to_array(im: Image.Image, top: float | None = None) -> np.ndarray:
+    """A PIL image from ``_decode_bounded`` -> uint8 (H, W), (H, W, 3) or (H, W, 4).
+
+    16-bit grey is scaled by 255 / 65535; 32-bit integer and float images by 255 / ``top`` (their
+    brightest value, by default this image's) when it exceeds 255, float images in [0, 1] by 255, and
+    the rest are kept as 0-255.
+    """
+    if im.mode in _WIDE_MODES:
+        a = np.array(im, dtype=np.float32)           # a copy: scaled in place below
+        if im.mode.startswith("I;16"):
+            scale = 255.0 / 65535.0
+        else:
+            top = float(a.max()) if top is None else top
+            scale = 255.0 / top if top > 255 else 255.0 if im.mode == "F" and top <= 1 else 1.0
+        a *= np.float32(scale)
+        return np.clip(a, 0, 255, out=a).astype(np.uint8)
+    if im.mode in _ALPHA_MODES or "transparency" in im.info:
         return np.asarray(im.convert("RGBA"))
-    if im.mode in ("1", "L"):
-        return np.asarray(im.convert("L"))
-    if im.mode == "P":
-        rgb = np.asarray(im.convert("RGB"))
-        if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-            return np.ascontiguousarray(rgb[..., 0])
-        return rgb
+    if im.mode == "L":
+        return np.asarray(im)
     return np.asarray(im.convert("RGB"))
 
 
@@ -202,13 +349,15 @@ def _to_grey(image) -> np.ndarray:
     transparent layer), it is composited over black or white, whichever contrasts with the ink.
     """
     if isinstance(image, Image.Image):
+        # an opened file is decoded within the same bounds as load_image's
         try:
-            image.load()
+            image = _pil_to_array(*_decode_bounded(image, 40_000_000, MAX_DECODED_BYTES, WORK_SIZE))
+        except ImageError:
+            raise
         except (OSError, SyntaxError, EOFError, ValueError) as exc:
             raise ImageError(
                 f"The image could not be decoded; it may be truncated or damaged ({exc})."
             ) from exc
-        image = _pil_to_array(image)
     if not isinstance(image, np.ndarray):
         raise ImageError(
             f"preprocess expects a NumPy array or a PIL image, got {type(image).__name__}. "

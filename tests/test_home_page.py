@@ -20,6 +20,7 @@ def dirs(tmp_path, monkeypatch):
     data.mkdir()
     monkeypatch.setenv("NN_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("NN_DATA_DIR", str(data))
+    monkeypatch.setattr("nn.data.SYSTEM_FOLDERS", {})      # not what this machine's packages installed
     return weights, data
 
 

@@ -1,12 +1,13 @@
 """The MLP as a whole: gradient check, fitting, save/load and the errors a user can meet."""
 import json
+import struct
 import zipfile
 
 import numpy as np
 import pytest
 
 from nn.gradcheck import check_model
-from nn.model import MLP, ModelConfig, ModelFileError
+from nn.model import MLP, ModelConfig, ModelFileError, peek, state_shapes
 from nn.optim import make_optimizer
 
 
@@ -182,3 +183,98 @@ def test_config_validation():
         ModelConfig(2, (3,), 3, loss="sigmoid_bce")
     with pytest.raises(ValueError, match="expected input of shape"):
         MLP(ModelConfig(2, (3,), 2)).forward(np.zeros((1, 5)))
+
+
+# ----- model files are bounded by what they declare (memory measured in tests/test_hostile.py) -----
+
+@pytest.mark.parametrize("config", [ModelConfig(4, (), 3), ModelConfig(6, (5, 4), 3, batchnorm=True),
+                                    ModelConfig(6, (5, 4, 3), 2, dropout=0.2),
+                                    ModelConfig(6, (5,), 1, batchnorm=True, dropout=0.5, loss="sigmoid_bce")])
+def test_state_shapes_are_what_the_model_saves(config):
+    assert state_shapes(config) == {k: v.shape for k, v in MLP(config).state().items()}
+
+
+def test_peek_reads_the_config_and_card_but_not_the_weights(tmp_path):
+    model = MLP(ModelConfig(64, (50, 4), 3, batchnorm=True))
+    path = model.save(tmp_path / "m.npz", meta={"name": "mine", "val_accuracy": 0.9})
+    info = peek(path, expect_input_dim=64)
+    assert info.config == model.config and info.meta == {"name": "mine", "val_accuracy": 0.9}
+    assert info.n_params == model.n_params and info.file_bytes == path.stat().st_size
+    # damage the last weight of the first layer: peek never reads it, load does (and the zip's
+    # checksum catches it)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        member = z.getinfo("layers.0.W.npy")
+    name_length, extra_length = struct.unpack("<HH", data[member.header_offset + 26:member.header_offset + 30])
+    at = member.header_offset + 30 + name_length + extra_length + member.file_size - 1
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert peek(path).config == model.config
+    with pytest.raises(ModelFileError, match="corrupt or truncated.*CRC"):
+        MLP.load(path)
+
+
+def rewrite(path, src, change):
+    """A copy of the model file ``src`` with ``change(arrays)`` applied to its arrays (np.savez)."""
+    with np.load(src, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    change(arrays)
+    np.savez(path, **arrays)
+    return path
+
+
+def set_config(arrays, **changes):
+    arrays["config"] = np.array(json.dumps({**json.loads(str(arrays["config"])), **changes}))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: a.update({"layers.0.W": a["layers.0.W"].astype(np.int8)}), r"'layers\.0\.W' holds int8, expected float32"),
+    (lambda a: a.update({"layers.0.b": np.full(3, np.nan, np.float32)}), r"'layers\.0\.b' holds NaN"),
+    (lambda a: a.update({"meta": np.array("[1, 2]")}), "invalid metadata: a JSON object was expected"),
+    (lambda a: a.update({"config": np.array("[" * 100_000 + "]" * 100_000)}), "invalid model config"),
+    (lambda a: a.update({"format_version": np.array("1")}), "'format_version' must be one integer"),
+    (lambda a: a.update({"meta": np.array("x" * 1_000_001)}), "'meta' must be one JSON string of at most 1,000,000"),
+    (lambda a: set_config(a, input_dim=4097), r"input_dim must be a whole number in \[1, 4096\], got 4097"),
+    (lambda a: set_config(a, output_dim=True), r"output_dim must be a whole number in \[1, 1000\], got True"),
+    (lambda a: set_config(a, hidden=[3] * 9), "hidden must be up to 8 comma-separated layer widths"),
+    (lambda a: a.update({f"x{i}": np.zeros(1) for i in range(60)}), "the zip holds 67 members; a model file has at most 57"),
+])
+def test_what_a_model_file_declares_is_checked_before_its_arrays_are_read(tmp_path, change, message):
+    good = MLP(ModelConfig(4, (3,), 2)).save(tmp_path / "good.npz")
+    path = rewrite(tmp_path / "bad.npz", good, change)
+    if "NaN" not in message:                        # everything but the values is refused by peek too
+        with pytest.raises(ModelFileError, match=message):
+            peek(path)
+    with pytest.raises(ModelFileError, match=f"bad.npz: .*{message}"):
+        MLP.load(path)
+
+
+def test_a_header_declaring_more_than_its_member_holds_is_refused(tmp_path):
+    good = MLP(ModelConfig(4, (3,), 2)).save(tmp_path / "good.npz")
+    path = tmp_path / "lying.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for member in src.infolist():
+            data = src.read(member)
+            if member.filename == "layers.0.W.npy":
+                header = data.replace(b"(4, 3)", b"(40000, 30000)")   # 4.8 GB declared over 48 bytes
+                data = header[:len(data) - 48]
+            dst.writestr(member, data)
+    with pytest.raises(ModelFileError, match=r"declares shape \(40000, 30000\) of float32 \(4,800,000,000 bytes\)"):
+        MLP.load(path)
+
+
+def test_zip_members_that_are_not_arrays_are_refused(tmp_path):
+    good = MLP(ModelConfig(4, (3,), 2)).save(tmp_path / "good.npz")
+    path = tmp_path / "extra.npz"
+    path.write_bytes(good.read_bytes())
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("readme.txt", "hello")
+    with pytest.raises(ModelFileError, match="unexpected zip member 'readme.txt'"):
+        peek(path)
+
+
+def test_a_file_over_the_size_limit_is_refused_unopened(tmp_path, monkeypatch):
+    good = MLP(ModelConfig(4, (3,), 2)).save(tmp_path / "good.npz")
+    monkeypatch.setattr("nn.model.MAX_MODEL_BYTES", good.stat().st_size - 1)
+    with pytest.raises(ModelFileError, match="a model file may be at most"):
+        MLP.load(good)

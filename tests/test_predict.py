@@ -68,3 +68,72 @@ def test_unusable_weights_exit_2_with_the_reason(tmp_path):
     wrong = MLP(ModelConfig(2, (3,), 2)).save(tmp_path / "xor.npz")
     proc = run("--weights", wrong, img)
     assert proc.returncode == 2 and "expected 784" in proc.stderr
+
+
+def test_odd_images_give_one_json_error_each_not_a_traceback(tmp_path):
+    from tests.test_hostile import png, tiff_with_strips
+
+    good = tmp_path / "one.png"
+    im = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(im).line([(140, 40), (140, 240)], fill=255, width=20)
+    im.save(good)
+    odd = {"deep.png": png(5000, 5000, 16),                 # 16-bit, 25 megapixels: 50 MB to decode
+           "cut.png": good.read_bytes()[:300],              # truncated
+           "strips.tif": tiff_with_strips(1000)}            # a format outside the list
+    for name, data in odd.items():
+        (tmp_path / name).write_bytes(data)
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    files = [good, *(tmp_path / name for name in odd), folder]
+    proc = run(*files)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["file"] for r in lines] == [str(p) for p in files]
+    assert lines[0]["digit"] == 1
+    assert "too large to decode" in lines[1]["error"] and "16-bit grey" in lines[1]["error"]
+    assert "truncated or damaged" in lines[2]["error"]
+    assert "not an image that can be read" in lines[3]["error"]
+    assert "No image file" in lines[4]["error"]
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(tmp_path):
+    img = tmp_path / "x.png"
+    Image.new("L", (28, 28), 0).save(img)
+    proc = subprocess.Popen([sys.executable, "-m", "nn.predict", *[str(img)] * 200],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                                  # as `python -m nn.predict ... | head -0`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and err == b""
+
+
+def test_sure_is_decided_as_the_draw_page_decides(tmp_path):
+    """The page's rule is nn.explain.judge; a dash is "not sure" on the page, so it is here too."""
+    from nn.explain import judge
+    from nn.predict import DEFAULT_WEIGHTS
+    from nn.preprocess import preprocess
+
+    drawings = {"dash": [(40, 140), (240, 140)], "one": [(140, 40), (140, 240)]}
+    files = []
+    for name, line in drawings.items():
+        im = Image.new("L", (280, 280), 0)
+        ImageDraw.Draw(im).line(line, fill=255, width=18)
+        files.append(tmp_path / f"{name}.png")
+        im.save(files[-1])
+    proc = run(*files)
+    assert proc.returncode == 0, proc.stderr
+    dash, one = (json.loads(line) for line in proc.stdout.splitlines())
+    assert dash["sure"] is False and "dash" in dash["reason"] and isinstance(dash["digit"], int)
+    assert one["sure"] is True and one["digit"] == 1 and "reason" not in one
+    model = MLP.load(DEFAULT_WEIGHTS)
+    for record, path in zip((dash, one), files):
+        view = judge(model, preprocess(np.asarray(Image.open(path))).x)
+        assert record["sure"] == view.sure and record["digit"] == view.digit
+        assert record["confidence"] == round(view.confidence, 4)          # calibrated, as on the page
+        assert record["confidence"] == max(record["probs"])
+
+
+def test_a_blank_image_is_not_sure(tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    record = json.loads(run(blank).stdout)
+    assert record["digit"] is None and record["sure"] is False and record["reason"]

@@ -361,3 +361,118 @@ def test_a_large_photo_gives_the_same_as_a_small_one():
     p_small, p_large = preprocess(np.dstack([small] * 3)), preprocess(np.dstack([large] * 3))
     assert p_large.steps["grey"].shape == (384, 512)  # worked on at a sensible size
     assert corr(p_small.x, p_large.x) > 0.97
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding within a memory budget (the memory each costs is measured in tests/test_hostile.py)
+
+
+def encoded(im: Image.Image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def test_16_bit_grey_is_scaled_to_8_bits():
+    values = np.array([[0, 257 * 100, 65535] * 4] * 12, np.uint16)
+    image = load_image(encoded(Image.fromarray(values), "PNG"))
+    assert image.dtype == np.uint8 and image.shape == (12, 12)
+    assert image[0, :3].tolist() == [0, 100, 255]
+
+
+def test_the_decoding_budget_is_checked_from_the_header_before_decoding():
+    data = encoded(Image.fromarray(np.zeros((100, 100), np.uint16)), "PNG")   # 20,000 bytes decoded
+    assert load_image(data, max_decoded_bytes=20_000).shape == (100, 100)
+    with pytest.raises(ImageError, match="too large to decode: 100x100 pixels in 16-bit grey"):
+        load_image(data, max_decoded_bytes=19_999)
+    # pixel data cut off: still refused for its size, not for the damage, so nothing was decoded
+    with pytest.raises(ImageError, match="too large to decode"):
+        load_image(data[:60], max_decoded_bytes=19_999)
+
+
+def test_a_large_image_is_shrunk_while_it_is_decoded():
+    data = encoded(Image.fromarray(255 - draw(TWO, size=(2000, 1500), box=(500, 300, 900), pen=60)), "PNG")
+    assert load_image(data).shape == (384, 512)                   # WORK_SIZE, as preprocess would
+    assert load_image(data, max_side=None).shape == (1500, 2000)
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_and_reads_the_same():
+    paper = 255 - draw(TWO, size=(4000, 3000), box=(1200, 600, 1800), pen=120)
+    data = encoded(Image.fromarray(paper).convert("RGB"), "JPEG", quality=90)
+    image = load_image(data)
+    assert image.shape == (384, 512, 3)
+    full = np.asarray(Image.open(io.BytesIO(data)))                # decoded at full size
+    assert corr(preprocess(image).x, preprocess(full).x) > 0.97
+
+
+def test_exif_orientation_is_applied_to_a_shrunk_photo():
+    exif = Image.Exif()
+    exif[0x0112] = 6                                              # shown turned 90 degrees clockwise
+    data = encoded(Image.new("RGB", (2000, 1000), "white"), "JPEG", exif=exif.tobytes())
+    assert load_image(data).shape == (512, 256, 3)
+
+
+def test_palette_images_become_grey_colour_or_transparent_as_they_are():
+    grey = Image.fromarray(draw(SEVEN)).convert("P")
+    assert load_image(encoded(grey, "PNG")).shape == (280, 280)
+    colour = Image.new("P", (40, 30))
+    colour.putpalette([0, 0, 0, 255, 0, 0])
+    assert load_image(encoded(colour, "PNG")).shape == (30, 40, 3)
+    assert load_image(encoded(colour, "PNG", transparency=0)).shape == (30, 40, 4)
+
+
+def test_an_animated_gif_gives_its_first_frame():
+    frames = [Image.fromarray(draw(shape)).convert("P") for shape in (SEVEN, TWO, SEVEN)]
+    data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+    first = load_image(data)
+    np.testing.assert_array_equal(first > 127, draw(SEVEN) > 127)
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    image = load_image(encoded(Image.new("CMYK", (40, 30), (0, 0, 0, 0)), "JPEG"))
+    assert image.shape == (30, 40, 3) and image.min() > 240      # no ink: white paper
+
+
+def test_png_text_chunks_are_skipped_unread():
+    from nn.preprocess import _without_png_text
+
+    plain = png_bytes(draw(SEVEN))
+    assert _without_png_text(plain) is plain                      # nothing to drop: not even copied
+    text = struct.pack(">I", 1000) + b"zTXt" + b"x" * 1000 + b"\0\0\0\0"   # never decompressed
+    at = plain.index(b"IDAT") - 4
+    with_text = plain[:at] + text * 50 + plain[at:]
+    assert _without_png_text(with_text) == plain
+    np.testing.assert_array_equal(load_image(with_text), load_image(plain))
+
+
+@pytest.mark.parametrize("data", [
+    encoded(Image.new("L", (40, 30)), "TIFF"),
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 40 30\nshowpage\n",   # Pillow would run Ghostscript
+], ids=["tiff", "eps"])
+def test_formats_beyond_the_list_are_refused_unopened(data):
+    with pytest.raises(ImageError, match="not an image that can be read"):
+        load_image(data)
+
+
+def test_32_bit_and_float_images_are_scaled_to_8_bits():
+    pgm = b"P5\n4 3\n65535\n" + np.array([0, 1000, 2000, 4000] * 3, ">u2").tobytes()   # Pillow: mode "I"
+    assert load_image(pgm)[0].tolist() == [0, 63, 127, 255]                           # by its brightest
+    pfm = b"Pf\n4 3\n-1.0\n" + np.array([0, 0.5, 1, 1] * 3, "<f4").tobytes()          # floats in [0, 1]
+    assert load_image(pfm)[0].tolist() == [0, 127, 255, 255]
+
+
+def test_a_progressive_jpeg_counts_the_coefficients_it_keeps():
+    im = Image.new("RGB", (2000, 2000), "white")
+    baseline, progressive = encoded(im, "JPEG"), encoded(im, "JPEG", progressive=True)
+    # 4:2:0 colour keeps 1.5 coefficients a pixel, 2 bytes each: 12 MB at 2000 x 2000, besides the
+    # 1000 x 1000 pixels it is decoded to (4 MB)
+    assert load_image(baseline, max_decoded_bytes=10_000_000).shape == (512, 512, 3)
+    with pytest.raises(ImageError, match="would take 16 MB"):
+        load_image(progressive, max_decoded_bytes=10_000_000)
+
+
+def test_an_opened_pil_image_is_decoded_within_the_same_budget():
+    huge = Image.open(io.BytesIO(encoded(Image.new("I;16", (5000, 5000)), "PNG")))
+    with pytest.raises(ImageError, match="too large to decode"):
+        preprocess(huge)

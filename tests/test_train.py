@@ -1,5 +1,7 @@
 """The training loop: the seeds' XOR nets, reproducibility, live control, divergence, the CLI."""
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -201,3 +203,73 @@ def test_cli_reports_divergence():
     assert "Warning" not in proc.stderr
     result = final_json(proc)               # still valid JSON: no NaN/Infinity literals
     assert result["diverged"].startswith("diverged at epoch") and result["train_loss"] is None
+
+
+# ----- the CLI ends cleanly, whatever happens --------------------------------------------------------
+
+@pytest.mark.parametrize("out,message", [
+    ("missing/m.npz", "the folder {tmp}/missing does not exist"),
+    ("folder.npz", "{tmp}/folder.npz is a folder"),
+    ("m.npy", "the model file must end in .npz"),
+    ("/proc/m.npz", "cannot write in /proc"),
+])
+def test_cli_checks_out_before_training(tmp_path, out, message):
+    (tmp_path / "folder.npz").mkdir()
+    proc = run_cli("--dataset", "spirals", "--epochs", "10000", "--out", str(tmp_path / out))
+    assert proc.returncode == 2 and "argument --out: " + message.format(tmp=tmp_path) in proc.stderr
+    assert "epoch   1/" not in proc.stderr and proc.stdout == ""    # refused before a single epoch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.npz"]
+
+
+def test_cli_refuses_batch_norm_with_batches_of_one():
+    proc = run_cli("--dataset", "xor", "--batchnorm", "--batch-size", "1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "argument --batch-size: batch norm needs batches of at least 2 samples" in proc.stderr
+
+
+def test_cli_refuses_a_network_that_cannot_fit_in_memory():
+    proc = run_cli("--dataset", "mnist-sample", "--hidden", ",".join(["2048"] * 8), "--batch-size", "8192")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "would need about 6.0 GB of memory, the limit is 2.0 GB" in proc.stderr
+
+
+def test_training_memory_estimate_counts_weights_batches_and_data():
+    from nn.cli import training_memory_bytes
+
+    # 2 -> 3 -> 2: 17 numbers in the weights, 7 units, 10 training and 5 validation samples
+    weights = (2 + 3) * 17 + 2 * 6         # parameters, gradients, Adam's three copies, two scratch
+    batch, chunk, data = 4 * 7 * 8, 10 * 7 * 3, 2 * 15 * 2
+    assert training_memory_bytes(ModelConfig(2, (3,), 2), 10, 5, 4, "adam") == 4 * (weights + batch + chunk + data)
+
+
+def test_ctrl_c_ends_training_with_a_message_and_nothing_written(tmp_path):
+    out = tmp_path / "m.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "nn.train", "--dataset", "spirals", "--epochs", "10000",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stderr.readline()                               # the summary line,
+    proc.stderr.readline()                               # and epoch 1: it is training
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stdout == ""
+    assert "interrupted during epoch" in stderr and "nothing was saved" in stderr
+    assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_saving_waits_until_the_files_are_whole():
+    from nn.cli import _ctrl_c_waits
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), _ctrl_c_waits():
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("rest of the block")
+    assert done == ["rest of the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_reader_that_goes_away_ends_training_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "nn.train", "--dataset", "xor", "--epochs", "3", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                                  # as `python -m nn.train ... | head -0`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and err == b""
