@@ -32,17 +32,19 @@ import numpy as np
 
 from .data import IMAGE_DATASETS, SOURCES, import_idx, load_dataset
 from .download import DownloadError, download
+from .features import DEFAULT_FEATURES, expand
 from .model import MLP, ModelConfig, ModelFileError, state_shapes
 from .predict import DEFAULT_WEIGHTS, predict_file
 from .settings import SETTINGS, Setting
 from .train import TrainConfig, Trainer, digit_pipeline
+from .verdict import verdict_for
 
 # ----- python -m nn.train --------------------------------------------------------------------------
 
 # The command line's defaults where they are not the configs' own (data and network shape).
 TRAIN_DEFAULTS = {"dataset": "spirals", "n_points": 1000, "noise": 0.1, "val_share": 0.2, "n_classes": None,
-                  "augment": False, "hidden": (64, 64)}
-_GROUPS = {"data": ("dataset", "n_points", "noise", "val_share", "n_classes", "augment"),
+                  "features": DEFAULT_FEATURES, "augment": False, "hidden": (64, 64)}
+_GROUPS = {"data": ("dataset", "n_points", "noise", "val_share", "n_classes", "features", "augment"),
            "model": ("hidden", "activation", "init", "init_std", "dropout", "batchnorm", "loss"),
            "optimisation": tuple(f.name for f in fields(TrainConfig))}
 
@@ -182,6 +184,8 @@ def train_main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --out: {problem}")
     if args.augment and args.dataset not in IMAGE_DATASETS:
         parser.error("argument --augment: augmentation applies to digit images, not to 2-D toy sets")
+    if args.features != DEFAULT_FEATURES and args.dataset in IMAGE_DATASETS:
+        parser.error("argument --features: input features apply to 2-D toy sets; a digit network reads the pixels")
     if args.batchnorm and args.batch_size < 2:
         parser.error(f"argument --batch-size: batch norm needs batches of at least 2 samples (it "
                      f"normalises by the batch's variance), got {args.batch_size}; use 2 or more, "
@@ -214,6 +218,8 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     x_train, x_val, augment = data.x_train, data.x_val, None
     if data.image_shape is not None:
         x_train, x_val, augment = digit_pipeline(x_train, x_val, args.augment)
+    else:
+        x_train, x_val = expand(x_train, args.features), expand(x_val, args.features)
     if args.loss == "sigmoid_bce" and data.n_classes != 2:
         parser.error(f"argument --loss: sigmoid_bce needs 2 classes, {args.dataset} has {data.n_classes}")
     try:
@@ -255,6 +261,7 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     trainer.run(on_epoch=report)
     wall_seconds = time.perf_counter() - started
     state["stage"] = "after training"
+    verdict = verdict_for(trainer)
     with np.errstate(over="ignore", invalid="ignore"):
         train_loss, train_acc = model.evaluate(x_train, data.y_train)
         val_loss, val_acc = model.evaluate(x_val, data.y_val)
@@ -268,10 +275,12 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
         "samples_per_sec": round(trainer.samples_per_second, 1),
         "wall_seconds": round(wall_seconds, 3),
         "wall_samples_per_sec": round(trainer.samples_seen / wall_seconds, 1) if wall_seconds > 0 else 0.0,
-        "diverged": trainer.diverged,
+        # a loss that exploded is a divergence too, even when no number overflowed
+        "diverged": trainer.diverged or (verdict.why if verdict.kind == "diverged" else None),
+        "verdict": verdict.to_dict(),
     }
-    if trainer.diverged:
-        print(f"error: {trainer.diverged}", file=sys.stderr)
+    if result["diverged"]:
+        print(f"error: {result['diverged']}", file=sys.stderr)
     elif args.out is not None:
         card = {
             "architecture": model.describe(), "model_config": asdict(model_config),
@@ -287,7 +296,7 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
             state["saved"] = args.out
         result["out"] = str(args.out)
     print(json.dumps(result), flush=True)
-    return 1 if trainer.diverged else 0
+    return 1 if result["diverged"] else 0
 
 
 # ----- python -m nn.data ---------------------------------------------------------------------------

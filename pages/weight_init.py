@@ -1,7 +1,9 @@
 """Weight init: why the first random weights matter, layer by layer, forward and backward.
 
-Widgets, then one call into nn.initexp, then the figures of ui/init_charts.py and the words and
-tables of ui/init_views.py.
+Widgets (built from ui/init_settings.py's table; the link holds their values), then one call into
+nn.initexp, then the figures of ui/init_charts.py and the words and tables of ui/init_views.py.
+"Does it train?" trains in its own process (ui/processes.py) and keeps every run of the session
+(ui/run_history.py) until the learner clears it.
 """
 from __future__ import annotations
 
@@ -10,25 +12,54 @@ import time
 
 import streamlit as st
 
-from nn.initexp import (STANDARD_INITS, ExperimentConfig, InitChoice, TrainSettings, compare_inits, run_experiment,
-                        train_comparison, verdict)
+from nn.initexp import TrainSettings, compare_inits, run_experiment, train_comparison, verdict
 from ui import init_charts
-from ui.init_views import (ACTIVATION_NAMES, RULE_OF_THUMB, VERDICT_COLOURS, compare_table, explain,
-                           explain_compare, explain_training, layer_table, number)
+from ui.init_settings import (ACTIVATION_NAMES, CUSTOM, INIT_LABELS, KEYS, SETTINGS, SETTINGS_KEY, VIEWS, apply,
+                              from_widgets, link, restore)
+from ui.init_views import (RULE_OF_THUMB, VERDICT_COLOURS, compare_table, explain, explain_compare, explain_runs,
+                           layer_table, number, run_summary, runs_table)
 from ui.navigation import through_app
+from ui.processes import JobFailed, run_in_process
+from ui.run_history import RunHistory, labels, versus
 from ui.shared import dataset
+from ui.text import plain
 
 through_app("pages/weight_init.py")
-
-INIT_OPTIONS = {"std 1": STANDARD_INITS[0], "std 0.01": STANDARD_INITS[1],
-                "Xavier": STANDARD_INITS[2], "He": STANDARD_INITS[3], "custom std": None}
-STD_STEPS = (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.14, 0.2, 0.3,
-             0.5, 0.7, 1.0, 2.0, 3.0, 5.0, 10.0)     # log-spaced: each step about x1.5-2
+ss = st.session_state
 TRAIN = TrainSettings()
-MAX_CACHED_RUNS = 8
+HISTORY, SHOWN = "wi_history", "wi_shown"
+NO_BAR = {"displayModeBar": False}
+
+if HISTORY not in ss:
+    ss[HISTORY] = RunHistory()
+history: RunHistory = ss[HISTORY]
 
 
-# --------------------------------------------------------------------------- page
+def _restore_run(number: int) -> None:
+    """Put a past run's settings back in every widget, and show the run."""
+    run = history.get(number)
+    if run is not None:
+        apply(ss, run.settings)
+        ss[SHOWN] = [n for n in ss.get(SHOWN, []) if n != number] + [number]
+
+
+def _clear_runs() -> None:
+    history.clear()
+    ss[SHOWN] = []
+
+
+def _label(name: str) -> str:
+    return SETTINGS[name].label
+
+
+def _help(name: str) -> str:
+    return SETTINGS[name].help
+
+
+# --------------------------------------------------------------------------- settings
+
+link_warnings = restore(ss, st.query_params.to_dict())
+compare = ss[KEYS["view"]] == "compare"
 
 st.title("Weight initialisation")
 st.markdown(
@@ -36,66 +67,64 @@ st.markdown(
     "been trained; each histogram shows where one layer's outputs land. The defaults are the classic "
     "experiment: **5 layers of 100 sigmoid units, weights drawn with std 1**. Change the settings in the "
     "sidebar and watch the picture change.")
+for warning in link_warnings:
+    st.warning(plain(warning), icon=":material/link_off:")
 
 with st.sidebar:
     st.header("Experiment")
-    init_label = st.radio("Initialisation (std of the random weights)", list(INIT_OPTIONS), key="wi_init",
-                          help="How spread out the random starting weights are. std 1 and std 0.01 are the "
-                               "classic bad choices; Xavier scales by √(1/n) and He by √(2/n), n = inputs per unit.")
-    choice = INIT_OPTIONS[init_label]
-    if choice is None:
-        custom_std = st.select_slider("Custom weight std (log scale)", STD_STEPS, value=0.1, key="wi_std",
-                                      help="Every weight is drawn from a normal distribution with this std.")
-        choice = InitChoice(f"std {custom_std:g}", "normal", float(custom_std))
-    activation = st.selectbox("Activation", list(ACTIVATION_NAMES), format_func=ACTIVATION_NAMES.get,
-                              key="wi_act", help="The function after each layer. Sigmoid and tanh saturate "
-                                                 "at their limits; ReLU zeroes every negative input.")
-    n_layers = st.slider("Layers", 1, 10, 5, key="wi_layers",
-                         help="How many layers the signal passes through: each one can shrink or grow it.")
-    units = st.slider("Units per layer", 10, 300, 100, step=10, key="wi_units",
-                      help="Inputs per unit (n) in every layer but the first: the right weight spread depends on it.")
-    batchnorm = st.toggle("Batch norm", key="wi_bn",
-                          help="Insert a batch-norm layer between each Dense layer and its activation.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="wi_seed",
-                           help="Draws the inputs, the weights and the backward signal.")
-
-    config = ExperimentConfig(activation=activation, init=choice.init, std=choice.std, n_layers=n_layers,
-                              units=units, batchnorm=batchnorm, seed=int(seed))
-    w_first, w_rest = choice.std_for(config.input_dim), choice.std_for(units)
-    st.caption(f"Weight std: {number(w_first)}"
-               + (f" in layer 1, {number(w_rest)} in the others" if w_first != w_rest else "")
-               + f". For reference, with n = {units} inputs per unit, Xavier √(1/n) = "
-               f"{number(1 / math.sqrt(units))} and He √(2/n) = {number(math.sqrt(2 / units))}.")
+    init_help = _help("init") + (" The compare view shows all four classic ones side by side; switch to "
+                                 "One initialisation to pick one." if compare else "")
+    if st.radio(_label("init"), INIT_LABELS, key=KEYS["init"], disabled=compare, help=init_help) == CUSTOM:
+        st.select_slider(_label("std"), SETTINGS["std"].options(ss[KEYS["std"]]), key=KEYS["std"],
+                         format_func=lambda v: f"{v:g}", disabled=compare, help=_help("std"))
+    st.selectbox(_label("activation"), SETTINGS["activation"].choices, format_func=ACTIVATION_NAMES.get,
+                 key=KEYS["activation"], help=_help("activation"))
+    st.slider(_label("n_layers"), int(SETTINGS["n_layers"].low), int(SETTINGS["n_layers"].high),
+              key=KEYS["n_layers"], help=_help("n_layers"))
+    st.select_slider(_label("units"), SETTINGS["units"].options(ss[KEYS["units"]]), key=KEYS["units"],
+                     help=_help("units"))
+    st.toggle(_label("batchnorm"), key=KEYS["batchnorm"], help=_help("batchnorm"))
+    st.number_input(_label("seed"), int(SETTINGS["seed"].low), int(SETTINGS["seed"].high), step=1,
+                    key=KEYS["seed"], help=_help("seed"))
+    weight_note = st.empty()
 
 c_view, c_kind = st.columns([2, 1])
 with c_view:
-    view = st.radio("View", ["One initialisation", "Compare std 1, std 0.01, Xavier, He"], horizontal=True,
-                    key="wi_view", label_visibility="collapsed",
-                    help="One initialisation in detail, or the four classic ones side by side.")
-compare = view != "One initialisation"
+    st.radio(_label("view"), list(VIEWS), format_func=VIEWS.get, horizontal=True, key=KEYS["view"],
+             label_visibility="collapsed", help=_help("view"))
 if compare:
     with c_kind:
-        what = st.radio("Grid shows", ["activations", "gradients"], horizontal=True, key="wi_grid_kind",
-                        label_visibility="collapsed",
-                        help="Forward: what each layer outputs. Backward: the gradient arriving at each layer.")
+        st.radio(_label("grid"), SETTINGS["grid"].choices, horizontal=True, key=KEYS["grid"],
+                 label_visibility="collapsed", help=_help("grid"))
+
+settings = from_widgets(ss)
+ss[SETTINGS_KEY] = settings
+st.query_params.from_dict(link(ss, settings))
+config, choice, units = settings.experiment(), settings.choice, settings.units
+act_name = ACTIVATION_NAMES[settings.activation]
+
+if compare:
+    weight_note.caption("The compare view draws the weights four ways, one row each.")
+else:
+    w_first, w_rest = choice.std_for(config.input_dim), choice.std_for(units)
+    weight_note.caption(f"Weight std: {number(w_first)}"
+                        + (f" in layer 1, {number(w_rest)} in the others" if w_first != w_rest else "")
+                        + f". For reference, with n = {units} inputs per unit, Xavier √(1/n) = "
+                        f"{number(1 / math.sqrt(units))} and He √(2/n) = {number(math.sqrt(2 / units))}.")
+
+# --------------------------------------------------------------------------- the experiment
 
 if not compare:
-    start = time.perf_counter()
     result = run_experiment(config)
-    act_fig = init_charts.layer_histograms(result, "activations")
-    grad_fig = init_charts.layer_histograms(result, "gradients")
-    elapsed = time.perf_counter() - start
-
     word = verdict(result)
-    colour = VERDICT_COLOURS[word]
-    st.subheader(f"Forward: what each layer outputs — :{colour}[{word}]")
-    st.plotly_chart(act_fig, key="wi_act_chart", config={"displayModeBar": False})
+    st.subheader(f"Forward: what each layer outputs — :{VERDICT_COLOURS[word]}[{word}]")
+    st.plotly_chart(init_charts.layer_histograms(result, "activations"), key="wi_act_chart", config=NO_BAR)
     st.subheader("Backward: the gradient arriving at each layer")
     st.caption("We send a random error signal G (standard normal, as if the loss were sum(G · top layer's "
                "output)) into the top layer and let every layer's backward pass carry it down. Each histogram "
                "shows dL/da, the gradient with respect to that layer's output, on one shared axis: a "
                "vanished gradient is a thin spike at 0.")
-    st.plotly_chart(grad_fig, key="wi_grad_chart", config={"displayModeBar": False})
+    st.plotly_chart(init_charts.layer_histograms(result, "gradients"), key="wi_grad_chart", config=NO_BAR)
 
     left, right = st.columns([1.1, 1])
     with left:
@@ -105,14 +134,10 @@ if not compare:
         st.markdown(explain(result))
         st.info(RULE_OF_THUMB)
 else:
-    start = time.perf_counter()
     results = compare_inits(config)
-    grid = init_charts.compare_grid(results, what)
-    elapsed = time.perf_counter() - start
-
-    st.subheader(f"{ACTIVATION_NAMES[activation]}, {n_layers} layers of {units} units"
-                 + (", batch norm" if batchnorm else "") + f": one row per initialisation ({what})")
-    st.plotly_chart(grid, key="wi_grid_chart", config={"displayModeBar": False})
+    st.subheader(f"{act_name}, {settings.n_layers} layers of {units} units"
+                 + (", batch norm" if settings.batchnorm else "") + f": one row per initialisation ({settings.grid})")
+    st.plotly_chart(init_charts.compare_grid(results, settings.grid), key="wi_grid_chart", config=NO_BAR)
     left, right = st.columns([1.2, 1])
     with left:
         st.dataframe(compare_table(results), hide_index=True)
@@ -120,26 +145,20 @@ else:
         st.markdown(explain_compare(results))
     st.info(RULE_OF_THUMB)
 
-st.caption(f"Forward, backward, histograms and figures: {elapsed * 1000:.0f} ms on the server.")
-
 # --------------------------------------------------------------------------- does it train?
 
 st.header("Does it train?")
-train_inits = list(STANDARD_INITS) + ([choice] if choice not in STANDARD_INITS else [])
+train_inits = settings.training_inits()
 st.markdown(
-    f"Train this deep network ({n_layers} × {units} {ACTIVATION_NAMES[activation]} units"
-    + (" with batch norm" if batchnorm else "") + f", then 10 outputs) on {TRAIN.n_train:,} bundled "
+    f"Train this deep network ({settings.n_layers} × {units} {act_name} units"
+    + (" with batch norm" if settings.batchnorm else "") + f", then 10 outputs) on {TRAIN.n_train:,} bundled "
     f"digits for {TRAIN.epochs} epochs of SGD with momentum (learning rate {TRAIN.lr}, batches of "
     f"{TRAIN.batch_size}), once per initialisation: {', '.join(c.label for c in train_inits)}. "
     "No adaptive optimiser on purpose: Adam rescales every gradient and would hide much of the "
-    "difference.")
+    "difference. Every run is kept until you clear it: change a setting, train again, and compare.")
 
-run_key = (activation, n_layers, units, batchnorm, int(seed), tuple(train_inits))
-if "wi_train_runs" not in st.session_state:
-    st.session_state.wi_train_runs = {}
-runs: dict = st.session_state.wi_train_runs
-
-if st.button("Train once per initialisation", key="wi_train", type="primary", disabled=run_key in runs,
+same = history.find(settings.training_key())
+if st.button("Train once per initialisation", key="wi_train", type="primary", disabled=same is not None,
              help="Trains the same network once per initialisation and overlays their loss curves."):
     try:
         digits = dataset("mnist-sample")
@@ -148,20 +167,49 @@ if st.button("Train once per initialisation", key="wi_train", type="primary", di
         st.stop()
     bar = st.progress(0.0, text="Starting…")
     started = time.perf_counter()
-    curves = train_comparison(
-        digits.x_train, digits.y_train, digits.x_val, digits.y_val, activation=activation,
-        n_layers=n_layers, units=units, batchnorm=batchnorm, inits=tuple(train_inits), settings=TRAIN,
-        seed=int(seed), on_progress=lambda i, total, label: bar.progress(
-            i / total, text=f"Training with {label} ({i + 1} of {total})…"))
+    try:       # in its own process: the web server's other sessions go on meanwhile
+        curves = run_in_process(
+            train_comparison, digits.x_train[:TRAIN.n_train], digits.y_train[:TRAIN.n_train],
+            digits.x_val[:TRAIN.n_val], digits.y_val[:TRAIN.n_val], activation=settings.activation,
+            n_layers=settings.n_layers, units=units, batchnorm=settings.batchnorm, inits=train_inits,
+            settings=TRAIN, seed=settings.seed, on_progress=lambda i, total, label: bar.progress(
+                i / total, text=f"Training with {label} ({i + 1} of {total})…"))
+    except (JobFailed, TimeoutError) as e:
+        bar.empty()
+        st.error(f"Training stopped: {e}")
+        st.stop()
     bar.empty()
-    runs[run_key] = (curves, time.perf_counter() - started)
-    while len(runs) > MAX_CACHED_RUNS:
-        runs.pop(next(iter(runs)))
+    before = [n for n in ss.get(SHOWN, []) if history.get(n) is not None]
+    same = history.add(settings.training_key(), settings, settings.training_facts(), curves,
+                       time.perf_counter() - started)
+    ss[SHOWN] = before[-1:] + [same.number]          # the new run beside the one shown before it
+    st.rerun()                                         # drawn again with the button greyed out
+if same is not None:
+    st.caption(f"These settings were trained as run #{same.number}: change one and train again to compare.")
 
-if run_key in runs:
-    curves, seconds = runs[run_key]
-    st.plotly_chart(init_charts.loss_curves(curves), key="wi_loss_chart", config={"displayModeBar": False})
-    st.markdown(explain_training(curves, activation))
-    st.caption(f"{len(curves)} runs in {seconds:.1f} s; a trailing mean over 20 batches is drawn.")
+if len(history):
+    ss[SHOWN] = [n for n in ss.get(SHOWN, []) if history.get(n) is not None]
+    picked = st.multiselect("Runs on the chart", [r.number for r in history], key=SHOWN,
+                            format_func=lambda n: run_summary(history.get(n)),
+                            help="Overlay any runs of this session: each initialisation keeps its colour, "
+                                 "each run has its own line style.")
+    shown = [history.get(n) for n in picked]
+    if shown:
+        names = labels(shown)
+        if len(shown) > 1:
+            st.markdown(f"**{versus(shown)}** (solid, dashed, dotted… in that order)")
+        st.plotly_chart(init_charts.loss_curves([(names[r.number], r.result) for r in shown]),
+                        key="wi_loss_chart", config=NO_BAR)
+        st.markdown(explain_runs(shown))
+        st.caption("A trailing mean over 20 batches is drawn.")
+    st.markdown("**Every run of this session**: final training loss · share of held-out digits right")
+    st.dataframe(runs_table(list(history)), hide_index=True)
+    with st.container(horizontal=True):
+        for r in history:
+            st.button(f"Restore #{r.number}", key=f"wi_restore_{r.number}", on_click=_restore_run, args=(r.number,),
+                      icon=":material/settings_backup_restore:", disabled=r is same,
+                      help=f"Put the settings of {run_summary(r)} back in the sidebar.")
+        st.button("Clear all runs", key="wi_clear", on_click=_clear_runs, icon=":material/delete:",
+                  help="Forget every run of this session.")
 else:
-    st.caption("Press the button: a few seconds. Results are kept for this session, per setting.")
+    st.caption("Press the button: a few seconds. Every run is kept for this session, so you can compare them.")

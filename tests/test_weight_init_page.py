@@ -1,5 +1,6 @@
 """The Weight-init page under Streamlit's AppTest: it renders the classic experiment, follows
-every control, compares the four initialisations, and trains on the button."""
+every control, compares the four initialisations, keeps its settings in the link, and keeps every
+"Does it train?" run of the session for comparison."""
 import base64
 import json
 from pathlib import Path
@@ -8,17 +9,27 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.init_settings import InitSettings, from_query, to_query
+from ui.run_history import RunHistory, labels, versus
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/weight_init.py"
 
 
-@pytest.fixture
-def at():
+def open_page(query: dict | None = None) -> AppTest:
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception
+    app.switch_page(PAGE)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
     return app
+
+
+@pytest.fixture
+def at():
+    return open_page()
 
 
 def charts(app) -> list[dict]:
@@ -74,7 +85,8 @@ def test_default_is_the_classic_experiment(at):
     assert list(table["layer"]) == ["1", "2", "3", "4", "5"] and "saturated" in table.columns
     assert all(float(v.rstrip("%")) > 55 for v in table["saturated"])
     assert "**Saturated.**" in markdown(at)
-    assert any("ms on the server" in c.value for c in at.caption)
+    assert not any("on the server" in c.value for c in at.caption)      # no developer timing line
+    assert not at.warning and dict(at.query_params) == {}                # the defaults need no link
 
 
 def test_std_001_collapses_and_batchnorm_repairs_it(at):
@@ -112,7 +124,7 @@ def test_tanh_range_and_custom_std(at):
 
 def test_layers_units_and_seed(at):
     set_and_run(at, "slider", "wi_layers", 10)
-    set_and_run(at, "slider", "wi_units", 50)
+    set_and_run(at, "select_slider", "wi_units", 50)
     for spec in charts(at):
         assert len(bars_per_cell(spec)) == 10
     assert len(at.dataframe[0].value) == 10
@@ -124,7 +136,8 @@ def test_layers_units_and_seed(at):
 
 
 def test_compare_view_has_one_row_per_initialisation(at):
-    set_and_run(at, "radio", "wi_view", "Compare std 1, std 0.01, Xavier, He")
+    set_and_run(at, "radio", "wi_view", "compare")
+    assert at.radio(key="wi_init").disabled                            # it does nothing here
     specs = charts(at)
     assert len(specs) == 1
     assert len(bars_per_cell(specs[0])) == 4 * 5
@@ -135,27 +148,147 @@ def test_compare_view_has_one_row_per_initialisation(at):
     set_and_run(at, "selectbox", "wi_act", "relu")
     assert list(at.dataframe[0].value["verdict"]) == ["exploding", "vanishing", "vanishing", "stable"]
     assert "gradients" in at.subheader[0].value
+    assert at.query_params["view"] == "compare" and at.query_params["grid"] == "gradients"
+    set_and_run(at, "radio", "wi_view", "one")
+    assert not at.radio(key="wi_init").disabled and len(charts(at)) == 2
 
 
-def test_does_it_train_button(at):
+# ----- the link ---------------------------------------------------------------------------------
+
+def test_query_round_trip_and_defaults():
+    assert to_query(InitSettings()) == {}
+    every = InitSettings(activation="leaky_relu", init="normal", std=0.3, n_layers=10, units=300, batchnorm=True,
+                         seed=2**31 - 1, view="compare", grid="gradients")
+    query = to_query(every)
+    assert query == {"act": "leaky_relu", "std": "0.3", "layers": "10", "units": "300", "bn": "1",
+                     "seed": "2147483647", "view": "compare", "grid": "gradients"}
+    assert from_query(query) == (every, [])
+    assert from_query({"init": "xavier", "std": "0.3"})[0] == InitSettings(init="xavier")   # std: normal only
+    assert from_query({"embed": "true", "data": "moons"}) == (InitSettings(), [])          # others' keys
+
+
+def test_runs_are_labelled_by_what_differed():
+    history = RunHistory()
+    a = InitSettings(activation="relu")
+    b = InitSettings(activation="relu", n_layers=3)
+    c = InitSettings(activation="tanh", n_layers=3, std=0.05)
+    for s in (a, b, c):
+        history.add(s.training_key(), s, s.training_facts(), [])
+    runs = list(history)
+    assert labels(runs[:1]) == {1: ""}
+    assert labels(runs[:2]) == {1: "5 layers", 2: "3 layers"}
+    assert versus(runs[1:]) == "ReLU, no custom std vs tanh, + std 0.05"
+    assert history.find(b.training_key()).number == 2 and history.find(InitSettings().training_key()) is None
+    history.clear()
+    assert len(history) == 0 and history.add(a.training_key(), a, {}, []).number == 1
+
+
+def test_a_link_opens_the_same_experiment():
+    at = open_page({"act": "tanh", "std": "0.05", "layers": "3", "units": "50", "bn": "1", "seed": "7",
+                    "view": "compare", "grid": "gradients"})
+    assert not at.warning
+    assert at.selectbox(key="wi_act").value == "tanh" and at.radio(key="wi_init").value == "custom std"
+    assert at.select_slider(key="wi_std").value == 0.05 and at.slider(key="wi_layers").value == 3
+    assert at.select_slider(key="wi_units").value == 50 and at.toggle(key="wi_bn").value
+    assert at.number_input(key="wi_seed").value == 7 and at.radio(key="wi_grid_kind").value == "gradients"
+    assert len(bars_per_cell(charts(at)[0])) == 4 * 3
+    assert at.query_params["std"] == "0.05" and at.query_params["seed"] == "7"
+
+
+def test_a_link_value_between_slider_steps_is_shown_as_asked():
+    at = open_page({"init": "normal", "std": "0.04", "units": "15"})
+    assert at.select_slider(key="wi_std").value == 0.04 and at.select_slider(key="wi_units").value == 15
+    assert any("Weight std: 0.04" in c.value for c in at.sidebar.caption)
+
+
+def test_bad_link_values_fall_back_to_defaults_with_plain_warnings():
+    at = open_page({"act": "swish", "layers": "99", "std": "[click](http://x)", "init": "he", "seed": "-1"})
+    texts = [w.value for w in at.warning]
+    assert len(texts) == 4
+    assert any("act=swish" in t for t in texts) and any("layers=99" in t for t in texts)
+    assert not any("[click](http" in t for t in texts)          # escaped: shown as text, never as a link
+    assert at.selectbox(key="wi_act").value == "sigmoid" and at.slider(key="wi_layers").value == 5
+    assert at.radio(key="wi_init").value == "He" and at.number_input(key="wi_seed").value == 0
+    assert dict(at.query_params) == {"init": "he"}              # the link now says what is shown
+    at.run()
+    assert not at.warning                                       # said once
+
+
+def test_changes_are_written_to_the_link_and_survive_another_page(at):
+    set_and_run(at, "selectbox", "wi_act", "relu")
+    set_and_run(at, "radio", "wi_init", "std 0.01")
+    set_and_run(at, "slider", "wi_layers", 7)
+    assert dict(at.query_params) == {"act": "relu", "std": "0.01", "layers": "7"}
+    set_and_run(at, "radio", "wi_init", "He")
+    assert dict(at.query_params) == {"act": "relu", "init": "he", "layers": "7"}
+    at.switch_page("pages/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.selectbox(key="wi_act").value == "relu" and at.radio(key="wi_init").value == "He"
+    assert at.slider(key="wi_layers").value == 7
+    at.query_params.clear()                                         # another page sends settings along
+    at.query_params["act"] = "tanh"
+    at.run()
+    assert at.selectbox(key="wi_act").value == "tanh" and at.slider(key="wi_layers").value == 5
+
+
+# ----- does it train? ------------------------------------------------------------------------------
+
+def loss_lines(app) -> list[str]:
+    spec = charts(app)[-1]
+    return [t["name"] for t in spec["data"] if t.get("mode") == "lines"]
+
+
+def test_does_it_train_keeps_every_run_to_compare_and_restore(at):
     set_and_run(at, "selectbox", "wi_act", "relu")
     assert len(charts(at)) == 2                             # no loss chart before the button
     at.button(key="wi_train").click().run()
     assert not at.exception, at.exception
-    specs = charts(at)
-    assert len(specs) == 3
-    names = [t["name"] for t in specs[2]["data"] if t.get("mode") == "lines"]
-    assert names == ["std 1 (diverged)", "std 0.01", "Xavier", "He"]
+    assert len(charts(at)) == 3
+    assert loss_lines(at) == ["std 1 (diverged)", "std 0.01", "Xavier", "He"]
     text = markdown(at)
     assert "**Learned:** Xavier" in text and "He (loss" in text
     assert "**Stuck near guessing:** std 0.01" in text
     assert "**Diverged:** std 1" in text
-    # kept in the session per setting: another setting and back shows it without retraining
-    set_and_run(at, "slider", "wi_layers", 4)
-    assert len(charts(at)) == 2
-    set_and_run(at, "slider", "wi_layers", 5)
-    assert len(charts(at)) == 3
-    assert len(at.session_state["wi_train_runs"]) == 1
+    assert at.button(key="wi_train").disabled               # the same settings are already run #1
+
+    # a second, small run: both kept, overlaid, labelled by what differed
+    set_and_run(at, "selectbox", "wi_act", "tanh")
+    set_and_run(at, "slider", "wi_layers", 1)
+    set_and_run(at, "select_slider", "wi_units", 10)
+    assert not at.button(key="wi_train").disabled
+    at.button(key="wi_train").click().run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="wi_shown").value == [1, 2]
+    lines = loss_lines(at)
+    assert len(lines) == 8 and "He · ReLU, 5 layers, 100 units" in lines and "He · tanh, 1 layer, 10 units" in lines
+    assert "**ReLU, 5 layers, 100 units vs tanh, 1 layer, 10 units**" in markdown(at)
+    table = at.dataframe[-1].value
+    assert list(table["run"]) == ["#1", "#2"] and list(table["activation"]) == ["ReLU", "tanh"]
+    assert table["std 1"][0] == "diverged" and "·" in table["He"][1]
+
+    # one run alone, then one click restores run #1's settings
+    at.multiselect(key="wi_shown").set_value([2]).run()
+    assert loss_lines(at) == ["std 1", "std 0.01", "Xavier", "He"]
+    at.button(key="wi_restore_1").click().run()
+    assert not at.exception
+    assert at.selectbox(key="wi_act").value == "relu" and at.slider(key="wi_layers").value == 5
+    assert at.select_slider(key="wi_units").value == 100 and at.query_params["act"] == "relu"
+    assert at.button(key="wi_train").disabled and at.multiselect(key="wi_shown").value == [2, 1]
+
+    # kept until cleared
+    at.button(key="wi_clear").click().run()
+    assert len(at.session_state["wi_history"]) == 0 and len(charts(at)) == 2
+    assert not at.button(key="wi_train").disabled
+
+
+def test_compare_view_trains_the_four_classic_inits_only():
+    at = open_page({"act": "tanh", "std": "0.05", "layers": "1", "units": "10"})
+    assert "std 0.05" in markdown(at)                       # one view: the custom std is trained too
+    set_and_run(at, "radio", "wi_view", "compare")
+    assert "std 0.05" not in markdown(at)
+    at.button(key="wi_train").click().run()
+    assert loss_lines(at) == ["std 1", "std 0.01", "Xavier", "He"]
 
 
 def test_every_activation_and_initialisation_renders(at):

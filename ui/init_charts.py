@@ -142,26 +142,38 @@ def compare_grid(results: dict[str, ExperimentResult], kind: str = "activations"
     return go.Figure(dict(data=data, layout=layout))
 
 
-def loss_curves(curves: list[TrainCurve], window: int = 20) -> go.Figure:
-    """Training loss against epochs, one line per initialisation (a trailing mean over
-    ``window`` batches), with the loss of guessing (ln 10) as a dashed line."""
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")     # one per overlaid run
+
+
+def loss_curves(runs: list[tuple[str, list[TrainCurve]]], window: int = 20) -> go.Figure:
+    """Training loss against epochs: one line per initialisation (its colour) of each run (its dash),
+    a trailing mean over ``window`` batches, with the loss of guessing (ln 10) as a dashed line.
+
+    runs : (label, curves) per run; the label says what sets the run apart ("ReLU, 10 layers") and
+    is added to each line's name, "" for a run shown alone."""
     top = GUESS_LOSS * 1.3
     data = []
-    for curve in curves:
-        name = curve.label + (" (diverged)" if curve.diverged else "")
-        y = np.minimum(curve.smoothed(window), 100.0)    # a diverged run reaches 1e20: keep it on the page
-        data.append(dict(type="scatter", x=curve.steps, y=y, mode="lines", name=name,
-                         line=dict(color=CURVE_COLORS.get(curve.label, "#9467bd"), width=2.5),
-                         hovertemplate=f"{curve.label}<br>epoch %{{x:.2f}}<br>loss %{{y:.3f}}<extra></extra>"))
-        if curve.diverged and len(curve.steps):
-            data.append(dict(type="scatter", x=[curve.steps[-1]], y=[top * 0.93], mode="markers+text",
-                             marker=dict(symbol="x", size=12, color=CURVE_COLORS.get(curve.label, "#9467bd")),
-                             text=[f"{curve.label}: diverged"], textposition="middle right", showlegend=False,
-                             hovertemplate=f"{curve.label}: the loss overflowed here<extra></extra>"))
-    layout = dict(height=330, margin=dict(l=10, r=10, t=40, b=40),
+    for i, (run_label, curves) in enumerate(runs):
+        dash = DASHES[i % len(DASHES)]
+        for curve in curves:
+            name = curve.label + (f" · {run_label}" if run_label else "")
+            colour = CURVE_COLORS.get(curve.label, "#9467bd")
+            y = np.minimum(curve.smoothed(window), 100.0)    # a diverged run reaches 1e20: keep it on the page
+            data.append(dict(type="scatter", x=curve.steps, y=y, mode="lines",
+                             name=name + (" (diverged)" if curve.diverged else ""),
+                             line=dict(color=colour, width=2.5, dash=dash),
+                             hovertemplate=f"{name}<br>epoch %{{x:.2f}}<br>loss %{{y:.3f}}<extra></extra>"))
+            if curve.diverged and len(curve.steps):
+                data.append(dict(type="scatter", x=[curve.steps[-1]], y=[top * (0.93 - 0.06 * i)],
+                                 mode="markers+text", marker=dict(symbol="x", size=12, color=colour),
+                                 text=[f"{name}: diverged"], textposition="middle right", showlegend=False,
+                                 hovertemplate=f"{name}: the loss overflowed here<extra></extra>"))
+    lines = sum(len(curves) for _, curves in runs)
+    legend_rows = max(1, -(-lines // (4 if len(runs) > 1 else 5)))
+    layout = dict(height=310 + 22 * legend_rows, margin=dict(l=10, r=10, t=20 + 22 * legend_rows, b=40),
                   xaxis=dict(title=dict(text="epoch")),
                   yaxis=dict(title=dict(text="training loss (cross-entropy)"), range=[0, top]),
-                  legend=dict(orientation="h", y=1.15, x=0),
+                  legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
                   shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=GUESS_LOSS, y1=GUESS_LOSS,
                                line=dict(dash="dash", color="#555", width=1))],
                   annotations=[dict(text="guessing (ln 10)", xref="paper", x=1, y=GUESS_LOSS,

@@ -1,12 +1,13 @@
 """The Weight-init page's words and tables: what the measured numbers mean, in sentences a
-learner can follow, each quoting the experiment's own numbers (nn/initexp.py measures them)."""
+learner can follow, each quoting the experiment's own numbers (nn/initexp.py measures them), and
+the side-by-side table of the session's "Does it train?" runs."""
 from __future__ import annotations
 
 import math
 
-from nn.initexp import ExperimentResult, TrainCurve, verdict, weight_std
-
-ACTIVATION_NAMES = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "leaky ReLU"}
+from nn.initexp import STANDARD_INITS, ExperimentResult, TrainCurve, verdict, weight_std
+from ui.init_settings import ACTIVATION_NAMES, InitSettings
+from ui.run_history import Run, labels
 VERDICT_COLOURS = {"saturated": "red", "collapsed": "gray", "spread": "green", "exploding": "red",
                    "vanishing": "gray", "stable": "green"}
 
@@ -174,3 +175,47 @@ def compare_table(results: dict[str, ExperimentResult]) -> list[dict]:
         row[f"‖dL/da‖ layer {len(s)} → 1"] = f"{number(s[-1].grad_norm)} → {number(s[0].grad_norm)}"
         rows.append(row)
     return rows
+
+
+# --------------------------------------------------------------------------- does it train? runs
+
+def run_name(run: Run, label: str = "") -> str:
+    """"#3" or "#3 (ReLU, 10 layers)": how the page names a run."""
+    return f"#{run.number}" + (f" ({label})" if label else "")
+
+
+def run_summary(run: Run) -> str:
+    """A run in a few words, for a picker: "#3: ReLU, 5 × 100, batch norm, seed 0"."""
+    s: InitSettings = run.settings
+    extra = [c.label for c in s.training_inits()[len(STANDARD_INITS):]]
+    return (f"#{run.number}: {ACTIVATION_NAMES[s.activation]}, {s.n_layers} × {s.units}"
+            + (", batch norm" if s.batchnorm else "") + f", seed {s.seed}"
+            + (f", and {extra[0]}" if extra else ""))
+
+
+def runs_table(runs: list[Run]) -> list[dict]:
+    """One row per run, side by side: its settings, then each initialisation's final training loss
+    and share of held-out digits right ("0.21 · 94%"), or "diverged"."""
+    inits = list(dict.fromkeys(c.label for r in runs for c in r.result))
+    rows = []
+    for r in runs:
+        s: InitSettings = r.settings
+        row = {"run": f"#{r.number}", "activation": ACTIVATION_NAMES[s.activation], "layers": str(s.n_layers),
+               "units": str(s.units), "batch norm": "on" if s.batchnorm else "off", "seed": str(s.seed)}
+        by_label = {c.label: c for c in r.result}
+        for label in inits:
+            c = by_label.get(label)
+            row[label] = ("–" if c is None else "diverged" if c.diverged
+                          else f"{c.final_loss:.2f} · {c.val_accuracy:.0%}")
+        row["seconds"] = f"{r.seconds:.1f}"
+        rows.append(row)
+    return rows
+
+
+def explain_runs(runs: list[Run]) -> str:
+    """explain_training for every run shown, each headed by its name when there are several."""
+    if len(runs) == 1:
+        return explain_training(runs[0].result, runs[0].settings.activation)
+    names = labels(runs)
+    return "\n\n".join(f"**{run_name(r, names[r.number])}**\n\n" + explain_training(r.result, r.settings.activation)
+                        for r in runs)
