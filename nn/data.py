@@ -5,25 +5,33 @@ already split into a training part and a held-out part.
 
     make_toy             xor, spirals, moons, circles, blobs: 2-D points made with a seeded generator
     load_mnist_sample    10,000 real MNIST digits shipped in ``nn/assets/mnist_sample.npz`` (works offline)
-    load_idx_dataset     full MNIST or Fashion-MNIST from the standard IDX files in the cache directory
+    load_idx_dataset     full MNIST or Fashion-MNIST from the standard IDX files: the cache directory
+                         first, then where a system package puts them (Debian's dataset-fashion-mnist
+                         installs /usr/share/datasets/fashion-mnist)
+    import_idx           copy the four IDX files from a folder the user already has into the cache,
+                         each checked by the SHA-256 of its decompressed bytes
     load_dataset         one entry point for all of the above, by name
 
-Fetching the IDX files is nn/download.py's job; its command line (nn/cli.py)::
+Fetching the IDX files is nn/download.py's job. The command lines (nn/cli.py)::
 
     python -m nn.data download mnist            # about 12 MB into $NN_DATA_DIR or ~/.cache/nn-playground
     python -m nn.data download fashion-mnist    # about 31 MB
+    python -m nn.data import mnist DIR          # the four files from DIR (.gz or not), verified, copied
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write_bytes
 
 TOY_DATASETS = ("xor", "spirals", "moons", "circles", "blobs")
 IMAGE_DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
@@ -304,20 +312,34 @@ _IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file, gzipped or not, into an array of the shape its header gives.
+def read_idx_bytes(path: str | Path, stored: bytes | None = None) -> bytes:
+    """The contents of an IDX file, decompressed if it is gzipped (whatever compressed it).
 
-    MNIST images come back as (N, 28, 28) uint8, labels as (N,) uint8. A file that is not IDX,
-    or is truncated or corrupt, raises ValueError naming the file and the problem.
+    stored : the file's bytes if already read (then ``path`` only names it in errors).
+    A gzip stream that is truncated or corrupt raises ValueError naming the file.
     """
     path = Path(path)
-    raw = path.read_bytes()
+    raw = path.read_bytes() if stored is None else stored
     if raw[:2] == b"\x1f\x8b":                                   # the gzip signature
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
             raise ValueError(f"{path}: the gzip data is truncated or corrupt ({e}); "
                              f"delete the file and download it again") from None
+    return raw
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file, gzipped or not, into an array of the shape its header gives.
+
+    MNIST images come back as (N, 28, 28) uint8, labels as (N,) uint8. A file that is not IDX,
+    or is truncated or corrupt, raises ValueError naming the file and the problem.
+    """
+    return parse_idx(read_idx_bytes(path), path)
+
+
+def parse_idx(raw: bytes, path: str | Path = "<bytes>") -> np.ndarray:
+    """The array held by the (decompressed) IDX bytes ``raw``; ``path`` only names them in errors."""
     if len(raw) < 4:
         raise ValueError(f"{path}: only {len(raw)} bytes, too short to be an IDX file")
     if raw[0] != 0 or raw[1] != 0:
@@ -351,18 +373,28 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a full dataset comes from: mirrors (base URLs, tried in order) and filename -> SHA-256."""
+    """Where a full dataset comes from, and how to recognise its files.
+
+    mirrors : base URLs to download from, tried in order
+    files : downloaded file name -> SHA-256 of the file as served (the official .gz)
+    idx_sha256 : IDX file name without .gz -> SHA-256 of its decompressed bytes; what a copy the user
+        already has must match (a copy compressed again by someone else has other .gz bytes but the
+        same decompressed ones)
+    """
 
     title: str
     mirrors: tuple[str, ...]
     files: dict[str, str]
     class_names: tuple[str, ...]
     megabytes: int
+    idx_sha256: dict[str, str] = field(default_factory=dict)
 
 
-# The SHA-256 sums are the ones published for the original files and repeated by many independent
-# projects (torchvision, TensorFlow Datasets, ...). A mirror's copy must match them byte for byte,
-# which is also why plain-http mirrors are safe to use here.
+# The SHA-256 sums of the .gz files are the ones published for the original files and repeated by many
+# independent projects (torchvision, TensorFlow Datasets, ...). A mirror's copy must match them byte for
+# byte, which is also why plain-http mirrors are safe to use here. The sums of the decompressed files
+# identify the original IDX files themselves, however they were compressed (the Fashion-MNIST ones are
+# also those of the files in Debian's dataset-fashion-mnist package).
 SOURCES = {
     "mnist": Source(
         title="MNIST",
@@ -377,6 +409,12 @@ SOURCES = {
         },
         class_names=DIGIT_NAMES,
         megabytes=12,
+        idx_sha256={
+            "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
     ),
     "fashion-mnist": Source(
         title="Fashion-MNIST",
@@ -390,7 +428,19 @@ SOURCES = {
         },
         class_names=FASHION_NAMES,
         megabytes=31,
+        idx_sha256={
+            "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
     ),
+}
+
+# Where system packages install a dataset; searched after the cache, when no cache_dir is given.
+# Files found here were not checked by us, so every load verifies them.
+SYSTEM_FOLDERS: dict[str, tuple[Path, ...]] = {
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
 }
 
 # The four files of each set, without ".gz" (a file the user unzipped by hand is accepted too).
@@ -422,37 +472,126 @@ def _find_idx_files(folder: Path) -> dict[str, Path | None]:
     return found
 
 
+def _idx_folder(name: str, cache_dir: str | Path | None) -> tuple[Path, bool] | None:
+    """(folder holding all four files, whether they must be verified on loading), or None.
+
+    The cache comes first: downloads and imports only ever leave verified files there. With no
+    ``cache_dir`` given, the system folders (SYSTEM_FOLDERS) come next.
+    """
+    cache = dataset_folder(name, cache_dir)
+    if all(p is not None for p in _find_idx_files(cache).values()):
+        return cache, False
+    if cache_dir is None:
+        for folder in SYSTEM_FOLDERS.get(name, ()):
+            if all(p is not None for p in _find_idx_files(folder).values()):
+                return folder, True
+    return None
+
+
 def is_downloaded(name: str, cache_dir: str | Path | None = None) -> bool:
     """True if ``name`` can be loaded without a download.
 
     Always True for the toy sets and "mnist-sample"; for "mnist" / "fashion-mnist", True once all
-    four IDX files are in the cache directory (downloads only ever leave verified files there).
+    four IDX files are in the cache directory (downloads and imports only ever leave verified files
+    there) or, when no cache_dir is given, in a system folder (Debian's dataset-fashion-mnist).
     """
     if name in TOY_DATASETS or name == "mnist-sample":
         return True
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(TOY_DATASETS + IMAGE_DATASETS)}")
-    return all(p is not None for p in _find_idx_files(dataset_folder(name, cache_dir)).values())
+    return _idx_folder(name, cache_dir) is not None
+
+
+class ChecksumError(ValueError):
+    """An IDX file whose decompressed bytes are not those of the original dataset file."""
+
+
+def _verified_idx_bytes(name: str, path: Path, stored: bytes | None = None) -> bytes:
+    """The decompressed bytes of ``path``, one of ``name``'s four IDX files, if they are the original
+    ones (SHA-256); ChecksumError otherwise, ValueError for a file that does not even decompress.
+    ``stored`` : the file's bytes if already read (then ``path`` only names it)."""
+    stem = path.name.removesuffix(".gz")
+    expected = source(name).idx_sha256.get(stem)
+    if expected is None:
+        raise ValueError(f"no checksum is known for {stem} of {name}, so it cannot be verified")
+    raw = read_idx_bytes(path, stored)
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != expected:
+        raise ChecksumError(
+            f"{path} is not the original {source(name).title} file {stem}: the SHA-256 of its "
+            f"decompressed contents is {actual[:16]}..., expected {expected[:16]}... "
+            f"({len(raw):,} bytes decompressed). It is damaged, truncated or another dataset's file; "
+            f"get a fresh copy, or `python -m nn.data download {name}`.")
+    return raw
+
+
+def import_idx(name: str, folder: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Copy the four IDX files of ``name`` from a folder the user already has into the cache.
+
+    name : "mnist" or "fashion-mnist"
+    folder : holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+        t10k-labels-idx1-ubyte, each gzipped (.gz, by any compressor) or not
+    cache_dir : the cache root (default ``data_dir()``); the files go to ``<cache_dir>/<name>/``
+
+    Every file is checked by the SHA-256 of its decompressed bytes before anything is copied, so a
+    recompressed copy is accepted and a damaged one is refused (ChecksumError, nothing copied).
+    Each file is written atomically (nn.files). A missing file raises FileNotFoundError naming it.
+    Returns the cache folder now holding the files.
+    """
+    src = source(name)
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: give the folder that holds the four "
+                                f"{src.title} IDX files")
+    paths = _find_idx_files(folder)
+    missing = [_IDX_STEMS[role] for role, p in paths.items() if p is None]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} lacks {', '.join(missing)} (each may end in .gz): the four {src.title} files "
+            f"are {', '.join(_IDX_STEMS.values())}")
+    # all four verified before the first is copied; the bytes verified are the bytes written
+    contents = {path: path.read_bytes() for path in paths.values()}
+    for path, stored in contents.items():
+        _verified_idx_bytes(name, path, stored)
+    target = dataset_folder(name, cache_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for path, stored in contents.items():
+        destination = target / path.name
+        if destination.resolve() != path.resolve():
+            atomic_write_bytes(destination, stored)
+        # an older copy under the other name (.gz or not) would be found first or shadow this one
+        other = target / (path.name.removesuffix(".gz") if path.suffix == ".gz" else path.name + ".gz")
+        if other.exists() and other.resolve() != path.resolve():
+            other.unlink()
+    return target
 
 
 def load_idx_dataset(name: str, cache_dir: str | Path | None = None) -> Dataset:
-    """Full MNIST or Fashion-MNIST from the IDX files in the cache directory.
+    """Full MNIST or Fashion-MNIST from its four IDX files.
 
     name : "mnist" or "fashion-mnist".
+    cache_dir : where downloads and imports go (default ``data_dir()``). With no cache_dir given, a
+        system folder is used when the cache lacks the files (SYSTEM_FOLDERS: Debian's
+        dataset-fashion-mnist package); its files are checked against their SHA-256 on every load.
     Returns a Dataset with x_train (60000, 784) float32 in [0, 1], y_train (60000,) int64, and the
     official test split as x_val (10000, 784), y_val (10000,). Raises FileNotFoundError, saying
-    how to download the files, when they are not there yet.
+    how to get the files, when they are not there.
     """
     src = source(name)
-    folder = dataset_folder(name, cache_dir)
-    paths = _find_idx_files(folder)
-    missing = [_IDX_STEMS[role] + ".gz" for role, p in paths.items() if p is None]
-    if missing:
+    found = _idx_folder(name, cache_dir)
+    if found is None:
+        folder = dataset_folder(name, cache_dir)
+        missing = [_IDX_STEMS[role] + ".gz" for role, p in _find_idx_files(folder).items() if p is None]
+        system = f", install Debian's dataset-{name} package" if name in SYSTEM_FOLDERS else ""
         raise FileNotFoundError(
             f"{src.title} is not downloaded yet: {', '.join(missing)} not found in {folder}. "
             f"Download it (about {src.megabytes} MB) with `python -m nn.data download {name}`, "
+            f"copy it from a folder you have with `python -m nn.data import {name} DIR`{system}, "
             f"or use the bundled 'mnist-sample' meanwhile.")
-    arrays = {role: read_idx(p) for role, p in paths.items()}
+    folder, verify = found
+    paths = _find_idx_files(folder)
+    arrays = {role: parse_idx(_verified_idx_bytes(name, p) if verify else read_idx_bytes(p), p)
+              for role, p in paths.items()}
     x_train, y_train = _images_and_labels(arrays["train_images"], arrays["train_labels"],
                                           paths["train_images"].parent, "train")
     x_test, y_test = _images_and_labels(arrays["test_images"], arrays["test_labels"],

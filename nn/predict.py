@@ -4,9 +4,13 @@ Each image goes through the same pipeline as the Draw page (``preprocess``: ink 
 light on dark or dark on light, cropped, scaled to 20 px, centred by its centre of mass, deskewed)
 and prints one JSON line:
 
-    {"file": "seven.jpg", "digit": 7, "confidence": 0.93, "probs": [ten floats]}
+    {"file": "seven.jpg", "digit": 7, "confidence": 0.93, "sure": true, "probs": [ten floats]}
 
-A blank image gives ``"digit": null`` and the reason; an unreadable file gives an ``"error"``.
+The probabilities are calibrated (the model's temperature, nn.calibrate), and ``sure`` is decided by
+the Draw page's own rule (``nn.explain.judge``): when it is false, ``reason`` says why (a dash, a
+scribble, or too low a confidence) and ``digit`` is only the best guess.
+A blank image gives ``"digit": null``, ``"sure": false`` and the reason; an unreadable file gives an
+``"error"``.
 The exit code is 0 when every image was read, 1 when some could not be, 2 for bad arguments
 (including an unusable weights file).
 """
@@ -15,8 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from .explain import judge
 from .model import MLP
 from .preprocess import ImageError, load_image, preprocess
 
@@ -32,12 +35,13 @@ def predict_file(model: MLP, path: str | Path) -> dict:
         record["error"] = str(e)
         return record
     if result.blank:
-        record.update(digit=None, confidence=None, probs=None, reason=result.reason)
+        record.update(digit=None, confidence=None, sure=False, probs=None, reason=result.reason)
         return record
-    probs = model.predict_proba(result.x)[0].astype(np.float64)
-    digit = int(probs.argmax())
-    record.update(digit=digit, confidence=round(float(probs[digit]), 4),
-                  probs=[round(float(p), 4) for p in probs])
+    view = judge(model, result.x)
+    record.update(digit=view.digit, confidence=round(view.confidence, 4), sure=view.sure,
+                  probs=[round(float(p), 4) for p in view.probs])
+    if not view.sure:
+        record["reason"] = view.reason
     return record
 
 

@@ -3,6 +3,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -388,3 +389,149 @@ def test_load_dataset_dispatches_and_rejects_unknown_names(monkeypatch, tmp_path
         load_dataset("cifar10")
     for name in TOY_DATASETS + IMAGE_DATASETS:
         assert name in str(err.value)
+
+
+# --------------------------------------------------------------------------- importing IDX files a user has
+
+SHARED_MNIST = Path("/work/shared/data/mnist")
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@pytest.fixture
+def fake_source(rng, monkeypatch):
+    """Small generated IDX files standing in for MNIST: {stem: decompressed bytes}, their SHA-256s
+    registered as data.SOURCES["mnist"]'s decompressed checksums."""
+    train_x, train_y = fake_digits(rng, 30)
+    test_x, test_y = fake_digits(rng, 12)
+    raw = {stem: idx_bytes(a) for stem, a in zip(STEMS, (train_x, train_y, test_x, test_y))}
+    real = data.SOURCES["mnist"]
+    fake = data.Source(real.title, real.mirrors, real.files, real.class_names, 1,
+                       {stem: hashlib.sha256(b).hexdigest() for stem, b in raw.items()})
+    monkeypatch.setitem(data.SOURCES, "mnist", fake)
+    return raw
+
+
+def write_idx_folder(folder: Path, raw: dict, compress=lambda b: gzip.compress(b, compresslevel=9)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, blob in raw.items():
+        packed = compress(blob)
+        (folder / (stem + (".gz" if packed[:2] == b"\x1f\x8b" else ""))).write_bytes(packed)
+    return folder
+
+
+@pytest.mark.parametrize("compress", [
+    lambda b: gzip.compress(b, compresslevel=1, mtime=123),        # another compressor's bytes
+    lambda b: gzip.compress(b, compresslevel=9, mtime=0),
+    lambda b: b,                                                   # unzipped by hand
+], ids=["gzip-1", "gzip-9", "plain"])
+def test_import_accepts_any_compression_of_the_original_bytes(tmp_path, fake_source, compress):
+    folder = write_idx_folder(tmp_path / "mine", fake_source, compress)
+    target = data.import_idx("mnist", folder, cache_dir=tmp_path / "cache")
+    assert target == tmp_path / "cache" / "mnist"
+    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in folder.iterdir())  # no temp files
+    ds = load_idx_dataset("mnist", cache_dir=tmp_path / "cache")
+    assert ds.x_train.shape == (30, 784) and ds.x_val.shape == (12, 784)
+    np.testing.assert_array_equal(ds.y_train, read_idx(folder / next(folder.glob("train-labels*")).name))
+
+
+def damaged(blob: bytes) -> bytes:
+    broken = bytearray(blob)
+    broken[len(broken) // 2] ^= 0xFF                   # one flipped byte in the middle of the images
+    return bytes(broken)
+
+
+def test_import_refuses_a_damaged_file_and_copies_nothing(tmp_path, fake_source):
+    raw = dict(fake_source, **{"t10k-images-idx3-ubyte": damaged(fake_source["t10k-images-idx3-ubyte"])})
+    folder = write_idx_folder(tmp_path / "mine", raw)
+    with pytest.raises(data.ChecksumError) as err:
+        data.import_idx("mnist", folder, cache_dir=tmp_path / "cache")
+    message = str(err.value)
+    assert "t10k-images-idx3-ubyte.gz" in message and "SHA-256" in message and "decompressed" in message
+    assert "python -m nn.data download mnist" in message
+    assert not (tmp_path / "cache" / "mnist").exists() or not any((tmp_path / "cache" / "mnist").iterdir())
+
+
+def test_import_refuses_a_truncated_gzip(tmp_path, fake_source):
+    folder = write_idx_folder(tmp_path / "mine", fake_source)
+    cut = folder / "train-images-idx3-ubyte.gz"
+    cut.write_bytes(cut.read_bytes()[:-200])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz.*truncated or corrupt"):
+        data.import_idx("mnist", folder, cache_dir=tmp_path / "cache")
+    assert not is_downloaded("mnist", cache_dir=tmp_path / "cache")
+
+
+def test_import_names_missing_files(tmp_path, fake_source):
+    folder = write_idx_folder(tmp_path / "mine", {k: v for k, v in fake_source.items() if "labels" not in k})
+    with pytest.raises(FileNotFoundError, match="train-labels-idx1-ubyte, t10k-labels-idx1-ubyte"):
+        data.import_idx("mnist", folder, cache_dir=tmp_path / "cache")
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        data.import_idx("mnist", tmp_path / "nowhere", cache_dir=tmp_path / "cache")
+
+
+def test_import_replaces_an_older_copy_under_the_other_name(tmp_path, fake_source):
+    cache = tmp_path / "cache"
+    stale = write_idx_folder(cache / "mnist", {k: damaged(v) for k, v in fake_source.items()})
+    assert all(p.suffix == ".gz" for p in stale.iterdir())
+    data.import_idx("mnist", write_idx_folder(tmp_path / "mine", fake_source, lambda b: b), cache_dir=cache)
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(STEMS)
+    data.import_idx("mnist", cache / "mnist", cache_dir=cache)          # importing the cache itself: a no-op
+    assert load_idx_dataset("mnist", cache_dir=cache).x_train.shape == (30, 784)
+
+
+def test_cli_import(tmp_path, fake_source, capsys):
+    from nn import cli
+
+    good = write_idx_folder(tmp_path / "good", fake_source)
+    assert cli.data_main(["import", "mnist", str(good), "--dir", str(tmp_path / "cache")]) == 0
+    assert "verified" in capsys.readouterr().out
+    bad = write_idx_folder(tmp_path / "bad", {k: damaged(v) if "train-images" in k else v
+                                              for k, v in fake_source.items()})
+    assert cli.data_main(["import", "mnist", str(bad), "--dir", str(tmp_path / "cache2")]) == 1
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in err and "Nothing was copied" in err
+    with pytest.raises(SystemExit) as exit_:
+        cli.data_main(["import", "cifar", str(good)])
+    assert exit_.value.code == 2
+
+
+def test_a_system_folder_is_found_and_verified(tmp_path, fake_source, monkeypatch):
+    # stands in for Debian's dataset-fashion-mnist: used when the cache lacks the files
+    system = write_idx_folder(tmp_path / "usr-share", fake_source)
+    monkeypatch.setitem(data.SYSTEM_FOLDERS, "mnist", (system,))
+    monkeypatch.setenv("NN_DATA_DIR", str(tmp_path / "empty-cache"))
+    assert is_downloaded("mnist")
+    assert load_dataset("mnist").x_val.shape == (12, 784)
+    assert not is_downloaded("mnist", cache_dir=tmp_path / "empty-cache")   # an explicit cache: only there
+    labels = system / "train-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(damaged(fake_source["train-labels-idx1-ubyte"])))
+    with pytest.raises(data.ChecksumError, match="train-labels-idx1-ubyte"):
+        load_dataset("mnist")
+
+
+def test_the_decompressed_checksums_are_sha256():
+    for src in data.SOURCES.values():
+        assert sorted(src.idx_sha256) == sorted(STEMS)
+        assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in src.idx_sha256.values())
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"no shared MNIST copy at {SHARED_MNIST}")
+def test_import_the_shared_mnist_copy(tmp_path):
+    # its .gz files are recompressed (not the official .gz bytes): only the decompressed bytes match
+    data.import_idx("mnist", SHARED_MNIST, cache_dir=tmp_path)
+    ds = load_idx_dataset("mnist", cache_dir=tmp_path)
+    assert ds.x_train.shape == (60_000, 784) and ds.x_val.shape == (10_000, 784)
+    np.testing.assert_array_equal(np.bincount(ds.y_val),
+                                  [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    np.testing.assert_array_equal(np.bincount(ds.y_train),
+                                  [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+def test_debian_fashion_mnist_is_found_automatically(tmp_path, monkeypatch):
+    monkeypatch.setenv("NN_DATA_DIR", str(tmp_path))           # nothing in the cache
+    assert is_downloaded("fashion-mnist")
+    ds = load_dataset("fashion-mnist")
+    assert ds.x_train.shape == (60_000, 784) and ds.class_names[9] == "Ankle boot"
+    np.testing.assert_array_equal(np.bincount(ds.y_val), [1000] * 10)
