@@ -5,6 +5,7 @@
     python -m nn.data import NAME DIR  data_main: copy them from a folder you have, checksums verified
     python -m nn.predict IMAGE...      predict_main: one JSON line per image
     python -m nn.evaluate --weights F --dataset D   evaluate_main: accuracy, confusion, calibration
+    python -m nn.trace [--format md --blank]        trace_main: one training step with every number
 
 A bad flag value gets argparse's usage message naming the flag and what it accepts, and exit code 2.
 Ctrl-C ends train and predict with a message and exit code 130 (nothing half-written); a reader that
@@ -35,7 +36,9 @@ from .download import DownloadError, download
 from .features import DEFAULT_FEATURES, expand
 from .model import MLP, ModelConfig, ModelFileError, state_shapes
 from .predict import DEFAULT_WEIGHTS, predict_file
+from .optim import make_optimizer
 from .settings import SETTINGS, Setting
+from .trace import trace_step, trace_to_dict, trace_to_markdown
 from .train import TrainConfig, Trainer, digit_pipeline
 from .verdict import verdict_for
 
@@ -489,4 +492,68 @@ def evaluate_main(argv: list[str] | None = None) -> int:
         model.save_with_card(args.weights, model.meta)
         report["saved"] = str(args.weights)
     print(json.dumps(report, indent=2), flush=True)
+    return 0
+
+
+# ----- python -m nn.trace --------------------------------------------------------------------------
+
+# The worksheet's defaults: the seed notebooks' XOR net, one example of it, plain SGD
+# (--init normal with the std of 1 gives their np.random.randn weights).
+TRACE_DEFAULTS = {"hidden": (2,), "activation": "sigmoid", "init": "xavier", "init_std": 1.0, "loss": "sigmoid_bce",
+                  "optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "rho": 0.9,
+                  "l2": 0.0, "seed": 0}
+MAX_INPUTS = 16
+
+
+def _example(text: str) -> tuple[float, ...]:
+    """'1,0' -> (1.0, 0.0): one example's inputs."""
+    try:
+        values = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,0, got {text!r}") from None
+    if not 1 <= len(values) <= MAX_INPUTS or not np.all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_INPUTS} finite numbers, got {text!r}")
+    return values
+
+
+def _class_label(text: str) -> int:
+    if text.strip() not in ("0", "1"):
+        raise argparse.ArgumentTypeError(f"expected the class 0 or 1, got {text!r}")
+    return int(text)
+
+
+def build_trace_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m nn.trace",
+        description="Print one training step of a tiny net with every number: the forward pass layer by "
+                    "layer, the loss, the backward pass, the update. Array names are those of a saved model.")
+    for name, default in TRACE_DEFAULTS.items():
+        s = SETTINGS[name]
+        p.add_argument(s.cli_flag, dest=name, type=_flag_type(s), default=default, metavar=name.upper(),
+                       help=f"{s.help} ({s.rule()}; default {s.text(default)})".replace("%", "%%"))
+    p.add_argument("--x", type=_example, default=(1.0, 0.0), metavar="X1,X2",
+                   help="the example's inputs, comma-separated; their count is the net's input size "
+                        "(default 1,0)")
+    p.add_argument("--y", type=_class_label, default=1, metavar="Y", help="the example's class, 0 or 1 (default 1)")
+    p.add_argument("--format", choices=("json", "md"), default="json",
+                   help="json: one JSON object; md: a Markdown worksheet (default json)")
+    p.add_argument("--blank", action="store_true",
+                   help="with --format md: leave every computed answer blank (____) for a class to fill in")
+    return p
+
+
+def trace_main(argv: list[str] | None = None) -> int:
+    parser = build_trace_parser()
+    args = parser.parse_args(argv)
+    if args.blank and args.format != "md":
+        parser.error("argument --blank: only the Markdown worksheet has answers to hide; add --format md")
+    # two classes: one output neuron for sigmoid_bce and mse (the label is its target), two for softmax
+    config = ModelConfig(input_dim=len(args.x), hidden=args.hidden,
+                         output_dim=2 if args.loss == "softmax_ce" else 1,
+                         activation=args.activation, init=args.init, init_std=args.init_std, loss=args.loss)
+    model = MLP(config, seed=args.seed, dtype=np.float64)
+    optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum, beta1=args.beta1,
+                               beta2=args.beta2, rho=args.rho)
+    trace = trace_step(model, np.array([args.x]), np.array([args.y]), optimizer, l2=args.l2)
+    print(trace_to_markdown(trace, args.blank) if args.format == "md" else json.dumps(trace_to_dict(trace)))
     return 0

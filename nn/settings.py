@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from .data import IMAGE_DATASETS, TOY_DATASETS
+from .features import FEATURES, LABELS
 from .init import INITS
 from .layers import ACTIVATIONS
 from .losses import LOSSES
@@ -29,8 +30,10 @@ from .optim import OPTIMIZERS, SCHEDULES
 class Setting:
     """One knob: what it is called, what it accepts, and what it means.
 
-    kind      int, float, str, bool, or tuple (layer widths: "16,16")
-    choices   the allowed values of a str setting, with ``names`` as their human names
+    kind      int, float, str, bool, or tuple: layer widths ("16,16"), or with ``choices`` several
+              of them, each at most once ("x1,x2,x1*x2"), kept in the order of ``choices``
+    choices   the allowed values of a str setting (one of them) or of a tuple setting (one or more),
+              with ``names`` as their human names
     low/high  the inclusive range of a number (of each width, for "hidden")
     grid      the steps a slider offers (select slider); ``step`` those of a plain slider
     url/flag  its key in a link and its command-line flag (default: derived from ``name``)
@@ -58,12 +61,19 @@ class Setting:
     def cli_flag(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    @property
+    def several(self) -> bool:
+        """True for a setting whose value is one or more of its choices (a tuple of names)."""
+        return self.kind is tuple and bool(self.choices)
+
     def rule(self) -> str:
         """What is allowed, in words: "a number in [0, 0.9]"."""
         if self.kind is bool:
             return "1 or 0 (true or false)"
         if self.kind is str:
             return "one of " + ", ".join(self.choices)
+        if self.several:
+            return "one or more of " + ", ".join(self.choices) + ", comma-separated, each at most once"
         bracket = "(" if self.low_open else "["
         interval = f"{bracket}{self.low:g}, {self.high:g}]"
         if self.kind is tuple:
@@ -79,6 +89,10 @@ class Setting:
         elif self.kind is str:
             if value in self.choices:
                 return value
+        elif self.several:
+            names = tuple(value) if isinstance(value, (tuple, list)) else ()
+            if names and len(set(names)) == len(names) and all(n in self.choices for n in names):
+                return tuple(c for c in self.choices if c in names)
         elif self.kind is tuple:
             widths = tuple(value)
             if len(widths) <= MAX_LAYERS and all(self._in_range(w, whole=True) for w in widths):
@@ -107,6 +121,11 @@ class Setting:
             raise ValueError(f"{self.name} must be {self.rule()}, got {text!r}")
         if self.kind is str:
             return self.check(text)
+        if self.several:
+            try:
+                return self.check(tuple(t.strip() for t in text.split(",")))
+            except ValueError:
+                raise ValueError(f"{self.name} must be {self.rule()}, got {text!r}") from None
         if self.kind is tuple:
             if text.lower() in ("", "none", "0"):
                 return ()
@@ -130,7 +149,10 @@ class Setting:
         return str(value)
 
     def options(self, current) -> tuple:
-        """The steps a select slider offers: the grid, plus ``current`` in its place if it is off-grid."""
+        """The steps a select slider offers: the grid, plus ``current`` in its place if it is off-grid
+        (the choices, for a setting of several)."""
+        if self.several:
+            return self.choices
         if current in self.grid or current is None:
             return self.grid
         return tuple(sorted({*self.grid, current}))
@@ -162,6 +184,11 @@ _SETTINGS = (
                  "how well it does on new data."),
     Setting("n_classes", int, "Classes", low=2, high=6, url="classes", flag="--classes",
             help="How many groups to tell apart (spirals: 2-5, blobs: 2-6); more classes need a bigger network."),
+    Setting("features", tuple, "Input features", choices=FEATURES, names=LABELS,
+            help="What the network is fed for each 2-D point: the coordinates x₁ and x₂, and if you like "
+                 "their squares, their product and their sines. A good feature can replace a hidden layer: "
+                 "with x₁² and x₂² a net with no hidden layer at all separates the circles, and x₁·x₂ "
+                 "alone separates XOR's quadrants. 2-D data only."),
     Setting("augment", bool, "Augment digits",
             help="Train on randomly shifted, rotated, thickened and warped copies of each digit: "
                  "slower to fit, but better on digits drawn by hand (the Draw page)."),

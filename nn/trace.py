@@ -19,8 +19,6 @@ out for a class (``--format md --blank``).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import NamedTuple
@@ -28,9 +26,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .layers import BatchNorm, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
-from .model import MLP, ModelConfig
-from .optim import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop, make_optimizer
-from .settings import SETTINGS, Setting
+from .model import MLP
+from .optim import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 
 # ----- what each step computes, in words -------------------------------------------------------------
 
@@ -449,80 +446,7 @@ def _quantity(label: str, value, hide: bool) -> list[str]:
     return lines + [""]
 
 
-# ----- command line ----------------------------------------------------------------------------------
-
-# The worksheet's defaults: the seed notebooks' XOR net, one example of it, plain SGD
-# (--init normal with the std of 1 gives their np.random.randn weights).
-TRACE_DEFAULTS = {"hidden": (2,), "activation": "sigmoid", "init": "xavier", "init_std": 1.0, "loss": "sigmoid_bce",
-                  "optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "rho": 0.9,
-                  "l2": 0.0, "seed": 0}
-MAX_INPUTS = 16
-
-
-def _flag_type(setting: Setting):
-    """An argparse type for one setting of nn/settings.py: its own parser, with its own message."""
-    def parse(text: str):
-        try:
-            return setting.parse(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e).replace(f"{setting.name} must be", "must be")) from None
-    parse.__name__ = setting.name
-    return parse
-
-
-def _example(text: str) -> tuple[float, ...]:
-    """'1,0' -> (1.0, 0.0): one example's inputs."""
-    try:
-        values = tuple(float(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,0, got {text!r}") from None
-    if not 1 <= len(values) <= MAX_INPUTS or not np.all(np.isfinite(values)):
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_INPUTS} finite numbers, got {text!r}")
-    return values
-
-
-def _label(text: str) -> int:
-    if text.strip() not in ("0", "1"):
-        raise argparse.ArgumentTypeError(f"expected the class 0 or 1, got {text!r}")
-    return int(text)
-
-
-def build_trace_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m nn.trace",
-        description="Print one training step of a tiny net with every number: the forward pass layer by "
-                    "layer, the loss, the backward pass, the update. Array names are those of a saved model.")
-    for name, default in TRACE_DEFAULTS.items():
-        s = SETTINGS[name]
-        p.add_argument(s.cli_flag, dest=name, type=_flag_type(s), default=default, metavar=name.upper(),
-                       help=f"{s.help} ({s.rule()}; default {s.text(default)})".replace("%", "%%"))
-    p.add_argument("--x", type=_example, default=(1.0, 0.0), metavar="X1,X2",
-                   help="the example's inputs, comma-separated; their count is the net's input size "
-                        "(default 1,0)")
-    p.add_argument("--y", type=_label, default=1, metavar="Y", help="the example's class, 0 or 1 (default 1)")
-    p.add_argument("--format", choices=("json", "md"), default="json",
-                   help="json: one JSON object; md: a Markdown worksheet (default json)")
-    p.add_argument("--blank", action="store_true",
-                   help="with --format md: leave every computed answer blank (____) for a class to fill in")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_trace_parser()
-    args = parser.parse_args(argv)
-    if args.blank and args.format != "md":
-        parser.error("argument --blank: only the Markdown worksheet has answers to hide; add --format md")
-    # two classes: one output neuron for sigmoid_bce and mse (the label is its target), two for softmax
-    config = ModelConfig(input_dim=len(args.x), hidden=args.hidden,
-                         output_dim=2 if args.loss == "softmax_ce" else 1,
-                         activation=args.activation, init=args.init, init_std=args.init_std, loss=args.loss)
-    model = MLP(config, seed=args.seed, dtype=np.float64)
-    optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum, beta1=args.beta1,
-                               beta2=args.beta2, rho=args.rho)
-    trace = trace_step(model, np.array([args.x]), np.array([args.y]), optimizer, l2=args.l2)
-    print(trace_to_markdown(trace, args.blank) if args.format == "md" else json.dumps(trace_to_dict(trace)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import trace_main
+
+    sys.exit(trace_main())

@@ -13,7 +13,8 @@ from nn.layers import ACTIVATIONS, Tanh
 from nn.losses import LOSSES
 from nn.model import MLP, ModelConfig
 from nn.optim import OPTIMIZERS, Optimizer, make_optimizer
-from nn.trace import BLANK, main, trace_step, trace_to_dict, trace_to_markdown
+from nn.cli import trace_main as main
+from nn.trace import BLANK, trace_step, trace_to_dict, trace_to_markdown
 
 OUTPUTS = {"softmax_ce": 3, "mse": 2, "sigmoid_bce": 1}      # a KeyError here means: add the new loss
 TOL = {"rtol": 1e-6, "atol": 1e-9}
