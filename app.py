@@ -1,6 +1,16 @@
 """Entry point: `streamlit run app.py`. Page config and navigation over the pages in pages/."""
-import streamlit as st
-from PIL import Image, ImageDraw
+import os
+
+# One BLAS thread in the web server: its NumPy work is small (a drawing's forward pass), and two
+# threads per process spin against the training processes on a 2-core machine (read(): 33-55 ms
+# with two threads, 2-7 ms with one, measured under load). Only effective before NumPy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pandas  # noqa: E402,F401  imported once here: plotly otherwise imports it lazily from two sessions' threads at once and can see it half-initialised
+import streamlit as st  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from ui.shared import remember_learner  # noqa: E402
 
 
 @st.cache_resource(show_spinner=False)
@@ -32,6 +42,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
     st.Page("pages/weight_init.py", title="Weight init", icon=":material/bar_chart:", url_path="weight_init"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("pages/race.py", title="Optimisers", icon=":material/conversion_path:", url_path="race"),
 ]
 
 page = st.navigation(PAGES)
@@ -40,4 +51,5 @@ st.session_state["_app_navigation"] = True
 return_to = st.session_state.pop("_return_to", None)
 if return_to is not None:
     st.switch_page(return_to[0], query_params=return_to[1])
+remember_learner()           # every page: a learner's saved models stay theirs after a reload
 page.run()

@@ -1,13 +1,21 @@
 """Training throughput of `nn` against a hand-written NumPy loop and PyTorch (CPU), side by side.
 
-    python benchmarks/train_throughput.py [--batches 300] [--rounds 5]
+    python -m benchmarks.train_throughput [--batches 300] [--rounds 5]
+
+PyTorch gets as many threads as NumPy's BLAS: every core, or OPENBLAS_NUM_THREADS when set
+(``OPENBLAS_NUM_THREADS=1 python -m benchmarks.train_throughput`` compares one core with one core).
+While other processes keep the machine busy, add ``--clock cpu`` to one thread: each contender is
+then timed by the CPU time it used, so waiting for its turn on a core no longer counts (cache and
+memory traffic from the others still does).
 
 All three train the same MLP (784-256-128-10, ReLU, He init, Adam lr 1e-3, softmax
 cross-entropy, batch 128) on the same batches of the bundled MNIST sample. The contenders run in
 interleaved rounds (a, b, c, a, b, c, ...) so that load from other processes on a shared machine
 hits them alike. Each contender's best round is reported (the run least disturbed by other
 processes: on a shared machine, disturbance only ever slows a run down), with the median beside it,
-as samples per second and as ratios.
+as samples per second and as ratios. The ratios are also taken round by round (contenders that ran
+seconds apart, under much the same load) and their median reported: the steadiest comparison on a
+busy machine.
 The machine's float32 matrix-multiply peak is measured in the same run, and the fraction of it
 that `nn` reaches is reported. PyTorch is optional: it is skipped when not installed.
 """
@@ -26,6 +34,9 @@ from nn.data import load_mnist_sample
 from nn.model import MLP, ModelConfig
 from nn.optim import Adam
 from nn.train import Trainer, TrainConfig
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]          # what every contender (and the matmul peak) is timed with; --clock sets it
 
 SIZES = (784, 256, 128, 10)
 BATCH = 128
@@ -48,9 +59,11 @@ def run_nn_trainer(data, n_batches):
     model = MLP(ModelConfig(784, SIZES[1:-1], 10), seed=0)
     t = Trainer(model, x, y, config=TrainConfig(epochs=10_000, batch_size=BATCH, lr=LR, seed=0))
     t.step(5)                                            # warm-up
-    start = time.perf_counter()
+    seen = t.samples_seen
+    start = clock()
     t.step(n_batches)
-    return n_batches * BATCH / (time.perf_counter() - start)
+    # samples actually trained: the last batch of each epoch is shorter than BATCH
+    return (t.samples_seen - seen) / (clock() - start)
 
 
 def run_nn_bare(batch_list):
@@ -61,11 +74,11 @@ def run_nn_bare(batch_list):
     for xb, yb in batch_list[:5]:
         model.train_step(xb, yb)
         opt.step(params, grads)
-    start = time.perf_counter()
+    start = clock()
     for xb, yb in batch_list:
         model.train_step(xb, yb)
         opt.step(params, grads)
-    return len(batch_list) * BATCH / (time.perf_counter() - start)
+    return len(batch_list) * BATCH / (clock() - start)
 
 
 def run_handwritten(batch_list):
@@ -104,10 +117,10 @@ def run_handwritten(batch_list):
 
     for t, (xb, yb) in enumerate(batch_list[:5], 1):
         step(t, xb, yb)
-    start = time.perf_counter()
+    start = clock()
     for t, (xb, yb) in enumerate(batch_list, 6):
         step(t, xb, yb)
-    return len(batch_list) * BATCH / (time.perf_counter() - start)
+    return len(batch_list) * BATCH / (clock() - start)
 
 
 def run_torch(batch_list):
@@ -126,10 +139,15 @@ def run_torch(batch_list):
 
     for xb, yb in tb[:5]:
         step(xb, yb)
-    start = time.perf_counter()
+    start = clock()
     for xb, yb in tb:
         step(xb, yb)
-    return len(tb) * BATCH / (time.perf_counter() - start)
+    return len(tb) * BATCH / (clock() - start)
+
+
+def blas_threads() -> int:
+    """The threads NumPy's OpenBLAS uses: OPENBLAS_NUM_THREADS when set, else one per core."""
+    return int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count())
 
 
 def matmul_peak(n=1024, repeats=20):
@@ -139,9 +157,9 @@ def matmul_peak(n=1024, repeats=20):
     b = rng.standard_normal((n, n), dtype=np.float32)
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         a @ b
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return 2 * n ** 3 / best / 1e9
 
 
@@ -149,13 +167,17 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batches", type=int, default=300)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--clock", choices=CLOCKS, default="wall",
+                   help="wall time, or this process's CPU time (meant for OPENBLAS_NUM_THREADS=1)")
     args = p.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     data = load_mnist_sample()
     x, y = data.x_train, data.y_train
     batch_list = batches(x, y, args.batches)
     try:
         import torch
-        torch.set_num_threads(os.cpu_count())
+        torch.set_num_threads(blas_threads())
         contenders = {"torch": lambda: run_torch(batch_list)}
     except ImportError:
         torch, contenders = None, {}
@@ -173,22 +195,33 @@ def main():
     best = {k: max(v) for k, v in results.items()}
     med = {k: statistics.median(v) for k, v in results.items()}
     peak = max(peaks)
+
+    def paired(a, b):
+        """The median over rounds of a's rate over b's in the same round."""
+        return round(statistics.median(x / y for x, y in zip(results[a], results[b])), 3)
+
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, numpy {np.__version__}"
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {blas_threads()} threads, {platform.python_version()}, numpy {np.__version__}"
                    + (f", torch {torch.__version__}" if torch else ""),
         "model": "784-256-128-10 ReLU, Adam, batch 128", "batches_per_round": args.batches,
+        "clock": args.clock,
         "samples_per_sec_best": {k: round(v) for k, v in best.items()},
         "samples_per_sec_median": {k: round(v) for k, v in med.items()},
         "ratio_nn_trainer_vs_handwritten": round(best["nn_trainer"] / best["handwritten"], 3),
         "ratio_nn_bare_vs_handwritten": round(best["nn_bare"] / best["handwritten"], 3),
+        "ratio_nn_trainer_vs_nn_bare": round(best["nn_trainer"] / best["nn_bare"], 3),
+        "ratio_nn_trainer_vs_nn_bare_median_of_rounds": paired("nn_trainer", "nn_bare"),
         "matmul_peak_gflops": round(peak, 1),
         "flop_per_sample": FLOP_PER_SAMPLE,
         "nn_gflops": round(best["nn_trainer"] * FLOP_PER_SAMPLE / 1e9, 1),
         "nn_fraction_of_peak": round(best["nn_trainer"] * FLOP_PER_SAMPLE / 1e9 / peak, 3),
+        "nn_fraction_of_peak_median": round(med["nn_trainer"] * FLOP_PER_SAMPLE / 1e9 / statistics.median(peaks), 3),
     }
     if "torch" in best:
         report["ratio_nn_trainer_vs_torch"] = round(best["nn_trainer"] / best["torch"], 3)
         report["ratio_nn_bare_vs_torch"] = round(best["nn_bare"] / best["torch"], 3)
+        report["ratio_nn_trainer_vs_torch_median_of_rounds"] = paired("nn_trainer", "torch")
+        report["ratio_nn_bare_vs_torch_median_of_rounds"] = paired("nn_bare", "torch")
     print(json.dumps(report, indent=2))
 
 

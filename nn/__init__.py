@@ -15,6 +15,19 @@ Modules, one idea each:
     explain     what the Draw page shows: probabilities, saliency, "not sure", teach-it fine-tuning
     metrics     confusion matrix, decision-boundary grids, histograms for the Train page
     predict     ``python -m nn.predict IMAGE...``: one JSON line per image
+    settings    every setting of a run, written once (the UI, links, the CLI and the configs use it)
+    cli         the command lines (nn.train, nn.data, nn.predict, nn.evaluate, nn.trace)
+    download    fetch full MNIST / Fashion-MNIST, checked by SHA-256
+    files       atomic writes
+    verdict     what a finished run did: learned, stuck, diverged, overfitting, still improving
+    trace       one training step, layer by layer, with its numbers
+    race        the optimisers on 2-D loss surfaces
+    features    extra input features for 2-D points (x1², x1·x2, sin x1, ...)
+    neurons     every neuron of a 2-D net over the input plane; neurons switched off by hand
+    evaluate    accuracy, confusion and calibration of a model on a dataset (``python -m nn.evaluate``)
+    calibrate   temperature scaling and expected calibration error
+    robustness  distortions of digits and accuracy-versus-distortion curves
+    hidden_map  a PCA map of the last hidden layer
     synth       synthetic mouse-drawn and paper digits, for evaluation only (never trained on)
 
 The package never imports streamlit: it runs the same in a notebook, a test or the CLI.

@@ -53,7 +53,7 @@ class SoftmaxCrossEntropy(Loss):
         n = scores.shape[0]
         z = scores - scores.max(axis=1, keepdims=True)
         logsumexp = np.log(np.exp(z).sum(axis=1))
-        loss = float(np.mean(logsumexp - z[np.arange(n), y]))
+        loss = float(np.sum(logsumexp - z[np.arange(n), y])) / n
         self._cache = (z, logsumexp, y)
         return loss
 

@@ -143,24 +143,29 @@ class Adam(Optimizer):
                 "tmp": np.empty_like(p)}
 
     def _update(self, p, g, s):
+        # every line is one pass over the array, in place: ``tmp`` is the only scratch space
         m, v, tmp = s["m"], s["v"], s["tmp"]
         s["t"] += 1
         t = int(s["t"])
         f = p.dtype.type
         m *= f(self.beta1)
-        m += f(1 - self.beta1) * g
+        np.multiply(g, f(1 - self.beta1), out=tmp)
+        m += tmp
         v *= f(self.beta2)
         np.multiply(g, g, out=tmp)
         tmp *= f(1 - self.beta2)
         v += tmp
-        # bias correction, written out: step = lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+        # bias correction, written out: step = lr * m_hat / (sqrt(v_hat) + eps) with
+        # m_hat = m / c1, v_hat = v / c2, c1 = 1 - b1^t, c2 = 1 - b2^t. Multiplying the fraction
+        # above and below by sqrt(c2) gives the same step with the corrections on two scalars
+        # (the paper's "more efficient order", section 2, with its eps_hat = eps * sqrt(c2)):
+        #     step = (lr * sqrt(c2) / c1) * m / (sqrt(v) + eps * sqrt(c2))
         c1 = 1 - self.beta1 ** t
         c2 = 1 - self.beta2 ** t
         np.sqrt(v, out=tmp)
-        tmp *= f(1 / math.sqrt(c2))
-        tmp += f(self.eps)
+        tmp += f(self.eps * math.sqrt(c2))
         np.divide(m, tmp, out=tmp)
-        tmp *= f(self.lr / c1)
+        tmp *= f(self.lr * math.sqrt(c2) / c1)
         p -= tmp
 
 

@@ -76,6 +76,10 @@ SURFACES: dict[str, Surface] = {s.name: s for s in (
 
 MAX_STEPS = 100_000
 _SETTING_NAMES = tuple(inspect.signature(make_optimizer).parameters)[1:]      # lr, momentum, ...
+# the settings of make_optimizer each optimiser uses (the others it ignores)
+OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "sgd": ("lr",), "momentum": ("lr", "momentum"), "nesterov": ("lr", "momentum"), "adagrad": ("lr",),
+    "rmsprop": ("lr", "rho"), "adam": ("lr", "beta1", "beta2")}
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,13 @@ class Trainer:
     """Train ``model`` on (x_train, y_train), validating on (x_val, y_val) after each epoch.
 
     x_* : (N, D) float32, y_* : (N,) int64.
-    augment : optional ``f(x_batch, rng) -> x_batch`` applied to every training batch.
+    augment : optional ``f(x_batch, rng) -> x_batch`` applied to every training batch
+    (x_batch is a buffer the next batch overwrites: copy it to keep it).
+
+    Per batch, the Trainer adds only a little to the engine's own work (model.train_step and
+    optimizer.step): it gathers the shuffled batch into one buffer it reuses, and takes each
+    Dense layer's gradient norm with one BLAS dot product, which is also the check that no
+    gradient became NaN or infinite. benchmarks/train_throughput.py measures the difference.
     """
 
     def __init__(self, model: MLP, x_train: np.ndarray, y_train: np.ndarray,
@@ -99,10 +105,14 @@ class Trainer:
         self.train_seconds = 0.0
         self.diverged: str | None = None
         self._order = self.shuffle_rng.permutation(len(self.x_train))
+        # every batch is gathered into this buffer (the last, shorter one into its first rows)
+        self._x_batch = np.empty((min(config.batch_size, len(self.x_train)), self.x_train.shape[1]),
+                                 model.dtype)
         self._epoch_loss = self._epoch_correct = 0.0
         self._epoch_seen = 0
         # live references to every parameter and gradient array (the layers update them in place)
         self._params, self._grads = model.params(), model.grads()
+        self._dW = [d.grads["W"] for d in model.dense_layers]
 
     # ----- state ----------------------------------------------------------------------------
     @property
@@ -128,6 +138,15 @@ class Trainer:
         """Change the base learning rate; takes effect from the next batch."""
         self.optimizer.lr = lr         # validates
         self.base_lr = float(lr)
+
+    @property
+    def next_batch(self) -> np.ndarray:
+        """(B,) the indices into x_train of the batch the next step trains on."""
+        bs = self.config.batch_size
+        idx = self._order[self.batch * bs:(self.batch + 1) * bs]
+        if self.model.config.batchnorm and len(idx) < 2:    # a 1-sample tail has no variance
+            idx = self._order[-2:]
+        return idx
 
     @property
     def samples_per_second(self) -> float:
@@ -160,18 +179,18 @@ class Trainer:
 
     def _train_batch(self) -> None:
         t0 = time.perf_counter()
-        bs = self.config.batch_size
-        idx = self._order[self.batch * bs:(self.batch + 1) * bs]
-        if self.model.config.batchnorm and len(idx) < 2:    # a 1-sample tail has no variance
-            idx = self._order[-2:]
-        x, y = self.x_train[idx], self.y_train[idx]
+        idx = self.next_batch
+        # mode="clip" (the indices are always valid) lets np.take write straight into the buffer;
+        # the default mode would gather into a temporary array first
+        x = np.take(self.x_train, idx, axis=0, out=self._x_batch[:len(idx)], mode="clip")
+        y = self.y_train[idx]
         if self.augment is not None:
             x = self.augment(x, self.augment_rng)
         lr = self.lr
         model = self.model
         with np.errstate(over="ignore", invalid="ignore"):     # divergence is reported below
             loss, scores = model.train_step(x, y, self.config.l2)
-            norms = [math.sqrt(float(np.vdot(d.grads["W"], d.grads["W"]))) for d in model.dense_layers]
+            norms = [math.sqrt(float(np.vdot(dW, dW))) for dW in self._dW]
         if not (math.isfinite(loss) and all(map(math.isfinite, norms))):
             what = "the loss" if not math.isfinite(loss) else "a gradient"
             self.diverged = (f"diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: "
@@ -182,7 +201,7 @@ class Trainer:
         self.optimizer.step(self._params, self._grads)
         self.train_seconds += time.perf_counter() - t0
 
-        correct = int(np.sum(self._predicted(scores) == y))
+        correct = int(np.count_nonzero(self._predicted(scores) == y))
         h = self.history
         h.batch_loss.append(loss)
         h.batch_acc.append(correct / len(y))

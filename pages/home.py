@@ -2,6 +2,7 @@
 
 Pictures are the browser tests' screenshots (docs/screenshots/<page>.png), shown when present.
 The model card is weights/default.json, written next to the shipped model by `python -m nn.train`.
+The model counts come from ui.shared's list (file headers only: no model is loaded here).
 """
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ from PIL import Image
 
 from nn.data import SAMPLE_PATH, SOURCES, data_dir, is_downloaded
 from ui.navigation import through_app
-from ui.shared import ROOT, SHIPPED_MODEL, list_digit_models, user_models_dir
+from ui.shared import (
+    MAX_LISTED,
+    ROOT,
+    SHIPPED_MODEL,
+    learner_code,
+    list_digit_models,
+    models_dir,
+    published_dir,
+    remember_learner,
+)
 
 through_app("pages/home.py")
+remember_learner()
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CARD = SHIPPED_MODEL.with_suffix(".json")
@@ -113,11 +124,22 @@ with left:
         if card.get("command"):
             st.caption("Made with:")
             st.code(card["command"], language="bash")
-    entries = list_digit_models()
-    saved = [e for e in entries if e.path != SHIPPED_MODEL]
-    broken = [e for e in saved if e.error]
-    st.markdown(f"- **Saved models**: {len(saved)} in `{user_models_dir()}`"
-                + (f" ({len(broken)} unusable)" if broken else ""))
+    models = list_digit_models()
+    lines = []
+    for kind, title, folder in (("shipped", "Shipped models", SHIPPED_MODEL.parent),
+                                ("published", "Published by your teacher", published_dir()),
+                                ("yours", "Your saved models (this browser)",
+                                 models_dir() / "learners" / f"{learner_code()}…")):
+        entries = models.of_kind(kind)
+        broken = sum(e.error is not None for e in entries)
+        lines.append(f"- **{title}**: {len(entries)} in `{_shown(folder)}`"
+                     + (f" ({broken} unusable)" if broken else ""))
+    st.markdown("\n".join(lines))
+    if models.not_listed:
+        st.caption(f"{models.not_listed} older model files are not counted: only the newest {MAX_LISTED} "
+                   "of each folder are read.")
+    st.caption("A teacher publishes a model for everyone by copying its file (and its .json card) into "
+               f"`{_shown(published_dir())}`.")
 with right:
     st.subheader("Data")
     sample = "bundled" if SAMPLE_PATH.is_file() else "**missing**"

@@ -2,8 +2,9 @@
 
 The sidebar (ui/train_sidebar.py, built from nn/settings.py) decides the data and the network;
 Start trains it in a separate process (ui/run_client.py) while a fragment redraws every live view
-five times a second (ui/train_views.py, ui/train_charts.py). The settings live in the address bar,
-so a link reproduces the experiment.
+five times a second (ui/train_views.py, ui/train_charts.py); for small 2-D networks, the network itself
+with every neuron, to look at and touch (ui/network_panel.py). Below, one training step with all its
+numbers (ui/backprop_panel.py). The settings live in the address bar, so a link reproduces the experiment.
 """
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ import streamlit as st
 
 from nn.data import SOURCES, TOY_DATASETS, Dataset, is_downloaded, load_dataset
 from nn.download import DownloadError, download
+from nn.features import LABELS
 from nn.train import digit_pipeline
 from ui import train_charts as charts
+from ui.backprop_panel import backprop_panel
 from ui.live_chart import live_chart
 from ui.navigation import through_app
+from ui.network_panel import NETWORK_VIEW, network_panel, picked_neuron
 from ui.processes import warm_up
 from ui.run_client import LiveRun, RunError, RunLost
 from ui.run_protocol import RunData
 from ui.shared import safe_model_name, user_models_dir
 from ui.text import plain
-from ui.train_settings import Settings, architecture, to_query
+from ui.train_settings import Settings, architecture, to_query, why_no_picture
 from ui.train_sidebar import SETTINGS_KEY, WARNINGS_KEY, restore_widgets, settings_sidebar
 from ui.train_views import INSIDE_CAPTIONS, VIEW_NEEDS, inside_figure, render_metrics
 from ui.widgets import setting_widget
@@ -105,7 +109,7 @@ def _do(action: str) -> None:
             ss.pop("train_gradcheck", None)
             return
         run = ss.get(RUN) if action in ("pause", "resume") else _ensure_run()
-        if run is None:
+        if run is None or action == "build":
             return
         if action in ("start", "resume"):
             run.start()
@@ -233,11 +237,15 @@ def live_view() -> None:
     view_options = ["Weights & activations", "Gradients"]
     if images:
         view_options += ["Mistakes", "What neurons look for"]
+    elif why_no_picture(run.settings) is None:
+        view_options.insert(0, NETWORK_VIEW)        # every neuron of a small 2-D network, to touch
     view = ss.get("train_view") if ss.get("train_view") in view_options else view_options[0]
     learned_only = ss.get("train_neurons_delta", True)
     was_running = run.running
+    needs = "network" if view == NETWORK_VIEW else VIEW_NEEDS.get(view, "")
+    neuron = picked_neuron(run.settings, ds.n_classes) if view == NETWORK_VIEW else None
     try:
-        snap = run.snapshot(frozenset({"confusion" if images else "boundary", VIEW_NEEDS.get(view, "")}))
+        snap = run.snapshot(frozenset({"confusion" if images else "boundary", needs}), neuron)
     except (RunError, RunLost) as e:
         st.error(str(e))
         return
@@ -248,8 +256,8 @@ def live_view() -> None:
     if images:
         picture = charts.confusion_panel(snap["confusion"], ds.class_names)
     else:
-        picture = charts.boundary_panel(boundary_image(shown, snap["boundary"][2], ds.n_classes), ds.bounds,
-                                        "Decision regions")
+        regions = boundary_image(shown, snap["boundary"][2], ds.n_classes)
+        picture = charts.boundary_panel(regions, ds.bounds, "Decision regions")
     live_chart(charts.live_figure(snap, picture), key="train_live")
     left, right = st.columns([3, 2])
     left.caption("Training curves falling (loss) and rising (accuracy) mean it is learning. Validation "
@@ -270,11 +278,29 @@ def live_view() -> None:
                   help="Subtract each weight's random starting value. Pixels that are never inked (the "
                        "border) get no gradient, so there the weights keep their starting noise, which "
                        "hides the pattern.")
+    if not images and NETWORK_VIEW not in view_options:
+        st.caption(":material/visibility_off: " + why_no_picture(run.settings))
+    if view == NETWORK_VIEW:
+        network_panel(run, snap, shown, ds.class_names,
+                      points_layer(shown.dataset, shown.n_points, shown.noise, shown.val_share, shown.n_classes,
+                                   shown.seed), regions)
+        return
     live_chart(inside_figure(snap, view, learned_only, ds, run.settings.hidden), key="train_inside")
     st.caption(INSIDE_CAPTIONS[view])
 
 
 live_view()
+
+shown = run.settings if run is not None else settings
+with st.expander("One training step, with numbers", icon=":material/calculate:", key="train_backprop",
+                 on_change="rerun") as step_box:
+    if step_box.open:
+        if run is None:
+            st.button("Build the network", key="train_build", on_click=_do, args=("build",),
+                      help="Build the network from the settings without training it: trace its very first step.")
+        backprop_panel(run, len(ds.x_train), None if ds.image_shape else ds.x_train,
+                       None if ds.image_shape else [LABELS[f] for f in shown.features], ds.class_names,
+                       shown.batch_size)
 
 st.divider()
 left, right = st.columns(2)

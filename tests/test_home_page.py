@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from nn.model import MLP, ModelConfig
+from ui.shared import LEARNER_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -56,11 +57,29 @@ def test_shipped_model_card(dirs):
 
 def test_saved_models_are_counted_with_the_unusable_ones(dirs):
     weights, _ = dirs
-    assert "**Saved models**: 0 in" in text(run_home())
-    MLP(ModelConfig(784, (8,), 10), seed=0).save(weights / "mine.npz")
-    (weights / "broken.npz").write_bytes(b"junk")
-    assert "**Saved models**: 2 in" in text(run_home())
-    assert "(1 unusable)" in text(run_home())
+    at = run_home()
+    assert "**Your saved models (this browser)**: 0 in" in text(at)
+    assert "**Published by your teacher**: 0 in" in text(at)
+    shipped = len(list((ROOT / "weights").glob("*.npz")))
+    assert f"**Shipped models**: {shipped} in `weights`" in text(at)
+    folder = weights / "learners" / at.session_state[LEARNER_KEY]
+    folder.mkdir(parents=True)
+    MLP(ModelConfig(784, (8,), 10), seed=0).save(folder / "mine.npz")
+    (folder / "broken.npz").write_bytes(b"junk")
+    (weights / "published").mkdir()
+    MLP(ModelConfig(784, (8,), 10), seed=0).save(weights / "published" / "for-all.npz")
+    MLP(ModelConfig(784, (8,), 10), seed=0).save(weights / "learners" / "someone-else.npz")
+    page = text(at.run())
+    assert "**Your saved models (this browser)**: 2 in" in page and "(1 unusable)" in page
+    assert "**Published by your teacher**: 1 in" in page
+
+
+def test_the_model_counts_load_no_model(dirs, monkeypatch):
+    weights, _ = dirs
+    (weights / "published").mkdir()
+    MLP(ModelConfig(784, (8,), 10), seed=0).save(weights / "published" / "for-all.npz")
+    monkeypatch.setattr(MLP, "load", classmethod(lambda *a, **k: pytest.fail("a model was loaded")))
+    assert "**Published by your teacher**: 1 in" in text(run_home())
 
 
 def test_full_mnist_download_status_and_command(dirs):

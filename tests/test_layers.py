@@ -126,3 +126,12 @@ def test_bad_hyperparameters_are_rejected():
         Dropout(1.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="alpha"):
         LeakyReLU(-1)
+
+
+def test_relu_is_max_of_x_and_0_without_touching_its_input(rng):
+    x = rng.standard_normal((64, 33)).astype(np.float32)
+    x[0, :3] = [0.0, -0.0, 1e-30]
+    before = x.copy()
+    out = ReLU().forward(x, train=True)
+    assert out.dtype == np.float32 and np.array_equal(out, np.maximum(x, 0))
+    assert np.array_equal(x, before)

@@ -46,6 +46,10 @@ SLOW = {
     "-m nn.train --dataset mnist-sample --hidden 512,256": "trains the shipped model: 60 epochs, many minutes",
     "-m nn.train --dataset mnist ": "trains on full MNIST (a download first): many minutes",
     "-m benchmarks.train_throughput": "a benchmark: minutes of timed training",
+    "-m scripts.serve_cluster --apps 2 --port": "serves until Ctrl-C (tests/browser/test_cluster_browser.py runs it)",
+    "-m scripts.serve_cluster --apps 2 --app-address": "an app machine: serves until Ctrl-C",
+    "-m scripts.serve_cluster --apps 0": "the balancer for other machines' app processes",
+    "-m scripts.load_test": "a minute or more of browser sessions (tests/browser/test_load_short.py runs one)",
 }
 # a part of the command -> what it needs that is not here; run with --help instead
 OFFLINE = {

@@ -27,6 +27,9 @@ def candidates(name: str) -> list[str]:
         return ["1", "0", "true", "off", "maybe", ""]
     if s.kind is str:
         return [*s.choices, "bogus", s.choices[0].upper() + "x"]
+    if s.several:
+        return [",".join(s.choices[:2]), s.choices[-1], ",".join(reversed(s.choices)), f" {s.choices[0]} ",
+                f"{s.choices[0]},{s.choices[0]}", "", "none", "bogus", f"{s.choices[0]},bogus"]
     if s.kind is tuple:
         widest = int(s.high)
         return ["16,16", "none", "3", ",".join(["4"] * MAX_LAYERS), ",".join(["4"] * (MAX_LAYERS + 1)),

@@ -273,3 +273,47 @@ def test_a_reader_that_goes_away_ends_training_quietly():
     proc.stdout.close()                                  # as `python -m nn.train ... | head -0`
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141 and err == b""
+
+
+def test_trainer_trains_exactly_like_the_bare_engine_on_its_shuffled_batches():
+    """The Trainer's bookkeeping (batches gathered into a reused buffer, gradient norms, history)
+    changes nothing: model.train_step + optimizer.step on the same shuffled batches, each a fresh
+    copy, gives the same weights bit for bit. 240 samples in batches of 32: each epoch ends with a
+    short batch of 16."""
+    from nn.optim import make_optimizer
+
+    t = make_trainer(seed=5, epochs=3, optimizer="adam", lr=0.01)
+    t.run()
+    x, y = blobs(np.random.default_rng(42))
+    x, y = x[:240], y[:240]
+    model = MLP(ModelConfig(2, (16, 16), 3, dropout=0.1), seed=5)
+    opt = make_optimizer("adam", 0.01)
+    shuffle = np.random.default_rng(np.random.SeedSequence([5, 1]).spawn(2)[0])
+    for _ in range(3):
+        order = shuffle.permutation(240)
+        for start in range(0, 240, 32):
+            idx = order[start:start + 32]
+            model.train_step(x[idx], y[idx])
+            opt.step(model.params(), model.grads())
+    for key, value in model.params().items():
+        assert np.array_equal(value, t.model.params()[key]), key
+
+
+def test_grad_norms_are_each_dense_layers_weight_gradient_norm():
+    t = make_trainer(epochs=1)
+    t.step(3)
+    for name, dense in zip(t.history.grad_norms, t.model.dense_layers):
+        # the gradients of the last batch are still in the layers
+        assert t.history.grad_norms[name][-1] == pytest.approx(np.linalg.norm(dense.grads["W"]), rel=1e-5)
+
+
+def test_augment_may_change_its_batch_in_place():
+    def augment(x, rng):
+        x *= 0.5
+        return x
+
+    t = make_trainer(epochs=1)
+    before = t.x_train.copy()
+    t.augment = augment
+    t.run()
+    assert np.array_equal(t.x_train, before), "the training set itself is never modified"

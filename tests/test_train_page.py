@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -19,11 +20,14 @@ from streamlit.testing.v1 import AppTest
 from nn import metrics
 from nn.data import load_dataset
 from nn.download import DownloadError
+from nn.features import expand
 from nn.model import MLP
+from nn.neurons import plane
+from ui.network_picture import network_figure
 from ui.run_client import LiveRun, RunError, RunLost
-from ui.run_protocol import RunData, Snapshot
+from ui.run_protocol import Inspect, RestoreEdits, RunData, SetNeuronOff, SetParam, Snapshot, StepEpoch, TraceStep
 from ui.train_settings import architecture, defaults_for, from_query, model_config, to_query
-from ui.train_worker import LIVE_VAL_PARTS, Worker
+from ui.train_worker import LIVE_VAL_PARTS, NETWORK_GRID, NEURON_GRID, Worker
 
 SPIRALS_DEFAULT = defaults_for("spirals")
 
@@ -263,6 +267,11 @@ def test_step_trains_and_the_views_change(apps):
     loss_1, boundary_1 = metric(at, "Train loss"), picture(live)
     titles = chart_titles(at)
     assert "Loss" in titles[0] and "Accuracy" in titles[0] and "Decision regions" in titles[0]
+    # a small 2-D network opens on the network itself: inputs, three hidden layers, output
+    assert all(f"Hidden {k}" in titles[1] for k in (1, 2, 3)) and "Inputs" in titles[1] and "Output" in titles[1]
+    at.session_state["train_view"] = "Weights & activations"
+    at.run()
+    titles = chart_titles(at)
     assert "Weights" in titles[1] and "Outputs" in titles[1]
     # the curves hold one point per epoch; the regions picture has both classes' colours in it
     assert len(live["data"][1]["x"]) == 1 and len(live["data"][4]["x"]) == 1
@@ -360,12 +369,13 @@ def test_save_writes_a_model_and_card_and_refuses_the_shipped_name(apps, tmp_pat
     at.text_input(key="train_save_name").input("default").run()
     at.button(key="train_save").click().run()
     assert any("shipped model" in e.value for e in at.error)
-    assert not (tmp_path / "weights" / "default.npz").exists()
+    assert not list((tmp_path / "weights").rglob("default.npz"))
 
     at.text_input(key="train_save_name").input("My digits!").run()
     at.button(key="train_save").click().run()
-    path = tmp_path / "weights" / "My-digits.npz"
-    assert path.exists() and any("Saved as My-digits.npz" in s.value for s in at.success)
+    saved = list((tmp_path / "weights").rglob("My-digits.npz"))       # in this learner's own folder
+    assert len(saved) == 1 and any("Saved as My-digits.npz" in s.value for s in at.success)
+    path = saved[0]
     model = MLP.load(path, expect_input_dim=784, expect_output_dim=10)
     assert model.meta["dataset"] == "mnist-sample" and model.meta["settings"]["layers"] == "16"
     card = json.loads(path.with_suffix(".json").read_text())
@@ -430,3 +440,204 @@ def test_switching_data_during_a_run_keeps_showing_the_run(apps):
     at.button(key="train_reset").click().run()
     at.button(key="train_step").click().run()
     assert any("Confusion matrix" in t for t in chart_titles(at))
+
+
+# ----- inside the network: features, the network picture, touching it, one step with numbers ----------
+
+def _worker(data: RunData, **changes) -> Worker:
+    return Worker(replace(SPIRALS_DEFAULT, **changes), data)
+
+
+def test_the_worker_feeds_the_chosen_features(spirals_data):
+    features = ("x1", "x2", "x1*x2", "sin x1")
+    worker = _worker(spirals_data, features=features, hidden=(4,))
+    assert worker.model.config.input_dim == 4
+    np.testing.assert_array_equal(worker.trainer.x_train, expand(spirals_data.x_train, features))
+    snap = worker.handle(Snapshot(frozenset({"boundary", "network"})))
+    xs, ys, proba = snap["boundary"]
+    points = np.array([[xs[7], ys[3]]])
+    np.testing.assert_allclose(proba[3, 7], worker.model.predict_proba(expand(points, features))[0], rtol=1e-5)
+    inputs = snap["network"]["inputs"]                  # (F, R, R): each feature over the plane
+    r = NETWORK_GRID
+    assert inputs.shape == (4, r, r)
+    gx, gy = np.meshgrid(*plane(spirals_data.bounds, r)[:2])
+    np.testing.assert_allclose(inputs[2], gx * gy, rtol=1e-5, atol=1e-6)
+
+
+def test_the_network_picture_is_what_each_neuron_outputs(spirals_data):
+    worker = _worker(spirals_data, hidden=(5, 3), activation="tanh")
+    worker.handle(StepEpoch())
+    view = worker.handle(Snapshot(frozenset({"network"})))["network"]
+    assert [n.shape[0] for n in view["neurons"]] == [5, 3, 2]
+    grid = plane(spirals_data.bounds, NETWORK_GRID)[2]
+    d = worker.model.dense_layers
+    hidden_1 = np.tanh(grid @ d[0].params["W"] + d[0].params["b"])           # by hand, for the check
+    hidden_2 = np.tanh(hidden_1 @ d[1].params["W"] + d[1].params["b"])
+    for got, want in ((view["neurons"][0], hidden_1), (view["neurons"][1], hidden_2),
+                      (view["neurons"][2], worker.model.predict_proba(grid))):
+        np.testing.assert_allclose(got, want.T.reshape(got.shape), rtol=1e-4, atol=1e-5)
+    for w, layer in zip(view["weights"], d):
+        np.testing.assert_array_equal(w, layer.params["W"])
+    # the figure: one picture per column (inputs, 2 hidden layers, output), links under them as paths
+    fig = network_figure(view, "tanh", "softmax_ce", ["x₁", "x₂"], ("class 0", "class 1"), (1, 2))
+    go.Figure(fig.to_dict())                           # built unvalidated for speed: valid all the same
+    assert len(fig.layout.images) == 4
+    links = [s for s in fig.layout.shapes if s.type == "path"]
+    assert 2 <= len(links) <= 10 and sum(s.path.count("M") for s in links) == 2 * 5 + 5 * 3 + 3 * 2
+    assert [s.type for s in fig.layout.shapes if s.type != "path"] == ["rect"]       # the picked neuron
+    assert [t.mode for t in fig.data] == ["markers"]                                   # what hovering says
+
+
+def test_a_hand_edit_changes_the_loss_and_put_back_restores_it(spirals_data):
+    worker = _worker(spirals_data, hidden=(6,))
+    worker.handle(StepEpoch())
+    before = worker.handle(Inspect(0, 2))
+    assert before["trained"] is None and not before["edited"] and before["picture"].shape == (NEURON_GRID,) * 2
+    trained = {k: p.copy() for k, p in worker.model.params().items()}
+    worker.handle(SetParam(before["keys"]["W"], (1, 2), 9.0))
+    after = worker.handle(Inspect(0, 2))
+    assert after["weights"][1] == 9.0 and after["edited"]
+    assert after["losses"]["train_loss"] != before["losses"]["train_loss"]
+    assert after["trained"] == before["losses"]                             # what the edit is compared with
+    worker.handle(RestoreEdits())
+    for key, p in worker.model.params().items():
+        np.testing.assert_array_equal(p, trained[key])
+    assert worker.handle(Inspect(0, 2))["losses"] == before["losses"]
+    with pytest.raises(ValueError, match="shape"):
+        worker.handle(SetParam(before["keys"]["W"], (5, 2), 1.0))
+    with pytest.raises(ValueError, match="finite"):
+        worker.handle(SetParam(before["keys"]["b"], (2,), float("nan")))
+
+
+def test_a_switched_off_neuron_stays_off_while_the_network_trains(spirals_data):
+    worker = _worker(spirals_data, hidden=(6, 4), epochs=50)
+    worker.handle(StepEpoch())
+    worker.handle(SetNeuronOff(0, 3, True))
+    outgoing = worker.model.dense_layers[1].params["W"]
+    assert not outgoing[3].any()
+    for _ in range(3):
+        worker.handle(StepEpoch())
+        assert not outgoing[3].any() and outgoing.any()          # the others learn, it stays silent
+    assert worker.handle(Inspect(0, 3))["off"]
+    assert worker.handle(Snapshot(frozenset({"network"})))["network"]["off"] == [(0, 3)]
+    with pytest.raises(ValueError, match="hidden"):
+        worker.handle(SetNeuronOff(2, 0, True))                   # output neurons cannot be switched off
+    # trained since the switch: "put back" switches it on again, and training regrows its weights
+    worker.handle(RestoreEdits())
+    assert not worker.handle(Inspect(0, 3))["off"]
+    worker.handle(StepEpoch())
+    assert outgoing[3].any()
+
+
+def test_latest_update_is_the_optimisers_last_step(spirals_data):
+    worker = _worker(spirals_data, hidden=(4,), optimizer="sgd", lr=0.1, schedule="constant")
+    worker._train(7)
+    info = worker.handle(Inspect(0, 1))
+    # plain SGD: the last update is -lr times the last batch's gradient
+    np.testing.assert_allclose(info["update_w"], -0.1 * info["grad_w"], rtol=1e-5, atol=1e-7)
+    assert info["update_b"] == pytest.approx(-0.1 * info["grad_b"], rel=1e-5, abs=1e-7)
+    assert np.abs(info["update_w"]).sum() > 0
+
+
+def test_the_trace_is_the_next_real_step_and_moves_nothing(spirals_data):
+    worker = _worker(spirals_data, hidden=(5,), optimizer="adam")
+    worker.handle(StepEpoch())
+    worker.handle(SetNeuronOff(0, 1, True))
+    params = {k: p.copy() for k, p in worker.model.params().items()}
+    result = worker.handle(TraceStep(None))
+    assert len(result["indices"]) == SPIRALS_DEFAULT.batch_size
+    for key, p in worker.model.params().items():
+        np.testing.assert_array_equal(p, params[key])               # the run did not move
+    trace = result["trace"]
+    worker._train(1)                                                # the step training takes next
+    for key, p in worker.model.params().items():
+        if key != "layers.2.W":                                     # the one KeepOff zeroes afterwards
+            np.testing.assert_allclose(trace.updated[key], p, rtol=1e-5, atol=1e-7)
+    one = worker.handle(TraceStep(5))
+    assert one["indices"].tolist() == [5] and one["trace"].x.shape == (1, 2)
+    with pytest.raises(ValueError, match="training examples"):
+        worker.handle(TraceStep(10_000))
+
+
+def test_the_network_cannot_be_touched_when_it_is_too_big_to_draw(spirals_data):
+    worker = _worker(spirals_data, hidden=(32,))
+    assert "network" not in worker.handle(Snapshot(frozenset({"network"})))
+    with pytest.raises(ValueError, match="too many to draw"):
+        worker.handle(Inspect(0, 0))
+    assert worker.handle(TraceStep(0))["trace"].forward[0].params["layers.0.W"].shape == (2, 32)
+
+
+def test_features_from_the_link_to_the_sidebar_and_back(apps):
+    at = apps({"data": "circles", "features": "x2^2,x1^2", "layers": "none"})
+    ticked = {c.label for c in at.checkbox if c.key and c.key.startswith("train_features.") and c.value}
+    assert ticked == {"x₁²", "x₂²"}
+    assert "Network: 2 → 2 (6 parameters)" in at.info[0].value
+    assert at.query_params["features"] == "x1^2,x2^2"                    # written back in the table's order
+    at.checkbox(key="train_features.x1").check().run()
+    assert at.query_params["features"] == "x1,x1^2,x2^2" and "3 → 2" in at.info[0].value
+    at.button(key="train_step").click().run()
+    assert "Dense(3 -> 2)" in at.session_state["train_run"].info["architecture"]
+    for _ in range(4):
+        at.button(key="train_step").click().run()
+    assert float(metric(at, "Validation accuracy").rstrip("%")) > 95        # squares: no hidden layer needed
+    for name in ("x1", "x1^2"):
+        at.checkbox(key=f"train_features.{name}").uncheck().run()
+    assert at.checkbox(key="train_features.x2^2").disabled                  # the last one stays
+    assert not any(c.help is None for c in at.checkbox)
+
+
+def test_touch_a_neuron_while_paused_and_put_it_back(apps):
+    at = apps({"data": "xor", "layers": "4", "act": "tanh"})
+    at.button(key="train_step").click().run()
+    assert at.segmented_control(key="train_view").value == "The network"
+    network = charts(at)[1]
+    assert len(network["layout"]["images"]) == 3                 # inputs, hidden layer, output
+    box = at.selectbox(key="train_neuron")
+    assert box.options[:2] == ["hidden layer 1 · neuron 1", "hidden layer 1 · neuron 2"]
+    box.select_index(2).run()
+    assert "What feeds hidden layer 1 · neuron 3" in " ".join(m.value for m in at.markdown)
+    table = at.table[0].value
+    assert list(table["from"]) == ["x₁", "x₂", "bias"]
+    loss_before, regions_before = metric(at, "Training loss now"), picture(charts(at)[0])
+    run = at.session_state["train_run"]
+
+    at.selectbox(key="train_edit_which_0_2").set_value(1).run()      # the weight from x2
+    value = next(n for n in at.number_input if n.key.startswith("train_edit_value_"))
+    value.set_value(6.0).run()
+    assert run.inspect(0, 2)["weights"][1] == 6.0
+    assert metric(at, "Training loss now") != loss_before
+    assert np.abs(picture(charts(at)[0]).astype(int) - regions_before).mean() > 0.5    # the regions moved at once
+    assert next(m for m in at.metric if m.label == "Training loss now").delta.endswith("by hand")
+
+    switch = next(t for t in at.toggle if t.key.startswith("train_off_"))
+    switch.set_value(True).run()
+    assert run.inspect(0, 2)["off"] and not run.inspect(1, 0)["weights"][2]
+    at.button(key="train_restore").click().run()
+    assert metric(at, "Training loss now") == loss_before and not run.inspect(0, 2)["off"]
+    assert at.button(key="train_restore").disabled
+
+
+def test_the_picture_is_hidden_for_big_networks_with_a_reason(apps):
+    at = apps({"layers": "32"})
+    at.button(key="train_step").click().run()
+    assert "The network" not in at.segmented_control(key="train_view").options
+    assert any("too many to draw" in c.value for c in at.caption)
+
+
+def test_one_training_step_with_numbers_and_its_worksheet(apps):
+    at = apps({"data": "xor", "layers": "3", "act": "sigmoid", "loss": "sigmoid_bce", "opt": "momentum"})
+    at.session_state["train_backprop"] = True                        # the expander, opened
+    at.run()
+    at.button(key="train_build").click().run()                       # trace the untrained network
+    run = at.session_state["train_run"]
+    assert run.snapshot()["samples_seen"] == 0
+    codes = [c.value for c in at.code]
+    assert "z = x·W + b" in codes and "a = σ(z) = 1 / (1 + e^(−z))" in codes
+    assert any(c.startswith("v ← μ·v − lr·g") for c in codes)
+    assert len(at.table) > 10
+    assert any("Example #0: the point" in m.value for m in at.markdown)
+    downloads = at.get("download_button")
+    assert len(downloads) == 2
+    at.radio(key="train_trace_mode").set_value("The next mini-batch").run()
+    assert any("16 examples" in m.value for m in at.markdown)
+    assert run.snapshot()["samples_seen"] == 0                        # tracing trained nothing

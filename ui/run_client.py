@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ui.processes import context, without_main_script
-from ui.run_protocol import (Close, Command, GradCheck, Pause, Reply, Request, RunData, Save, SetLr, Snapshot,
-                             Start, Status, StepEpoch)
+from ui.run_protocol import (Close, Command, GradCheck, Inspect, Pause, Reply, Request, RestoreEdits, RunData, Save,
+                             SetLr, SetNeuronOff, SetParam, Snapshot, Start, Status, StepEpoch, TraceStep)
 from ui.run_slots import slots
 from ui.train_settings import Settings
 from ui.train_worker import EXIT_IDLE, IDLE_EXIT_SECONDS, worker_main
@@ -164,15 +164,39 @@ class LiveRun:
         self._call(SetLr(float(lr)))
         self.settings = replace(self.settings, lr=float(lr))
 
-    def snapshot(self, views: frozenset[str] = frozenset()) -> dict:
-        """History, status and the requested views (see ``Worker.snapshot`` in ui/train_worker.py). Also the heartbeat
-        that keeps a running worker going."""
-        return self._note(self._call(Snapshot(frozenset(views))))
+    def snapshot(self, views: frozenset[str] = frozenset(), neuron: tuple[int, int] | None = None) -> dict:
+        """History, status and the requested views (see ``Worker.snapshot`` in ui/train_worker.py), and
+        with ``neuron`` = (layer, unit) what ``inspect`` says of it. Also the heartbeat that keeps a
+        running worker going."""
+        return self._note(self._call(Snapshot(frozenset(views), None if neuron is None else
+                                              (int(neuron[0]), int(neuron[1])))))
 
     def gradient_check(self) -> list[tuple[str, float]]:
         """[(parameter, relative error between backprop and central differences)] on the current
         weights, in float64, on a few training samples."""
         return self._call(GradCheck(), timeout=600.0)
+
+    def inspect(self, layer: int, unit: int) -> dict:
+        """One neuron (Dense layer ``layer`` from 0, column ``unit``): its picture, incoming weights and
+        bias, their latest gradients and update, and the loss now (see ``Worker.inspect``)."""
+        return self._call(Inspect(int(layer), int(unit)))
+
+    def set_param(self, key: str, index: tuple[int, ...], value: float) -> None:
+        """Set one weight or bias by hand: entry ``index`` of parameter ``key`` ("layers.0.W")."""
+        self._call(SetParam(key, tuple(int(i) for i in index), float(value)))
+
+    def set_neuron_off(self, layer: int, unit: int, off: bool) -> None:
+        """Switch a hidden neuron off (it stays off while the network trains) or back on."""
+        self._call(SetNeuronOff(int(layer), int(unit), bool(off)))
+
+    def restore_edits(self) -> None:
+        """Put back the values the hand edits changed, and switch every neuron on."""
+        self._call(RestoreEdits())
+
+    def trace(self, example: int | None = None) -> dict:
+        """One training step with every number, of training example ``example`` or (None) of the next
+        mini-batch, on copies: the run does not move. {"trace": nn.trace.Trace, "indices": (N,)}."""
+        return self._call(TraceStep(None if example is None else int(example)), timeout=120.0)
 
     def save(self, path: Path, meta: dict) -> Path:
         """Write the model (.npz, atomically) and its card (.json beside it)."""

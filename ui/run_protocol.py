@@ -8,9 +8,18 @@ the command's result, or the message for the learner when ok is False. Commands:
     Pause        stop after the current slice (mid-epoch)                     -> status
     StepEpoch    train to the end of the current epoch, then stop             -> status
     SetLr(lr)    change the base learning rate from the next batch on         -> None
-    Snapshot(v)  status, history and the views v (boundary, confusion, ...)   -> dict
+    Snapshot(v, n)  status, history and the views v (boundary, confusion, ...), and with n = (layer,
+                 unit) that neuron as Inspect gives it ("neuron")                  -> dict
     GradCheck    backprop against central differences on a few samples         -> [(name, error)]
     Save(p, c)   write the model to p with card c                              -> str(path)
+    Inspect(l, u)           neuron u of Dense layer l: its picture, weights, bias, their latest
+                            gradients and update, and the loss now                -> dict
+    SetParam(k, i, v)       set entry i of parameter k (``layers.2.W``) by hand    -> None
+    SetNeuronOff(l, u, off) switch hidden neuron u of layer l off (kept off through training) or on -> None
+    RestoreEdits            put back the values before the hand edits; every neuron on -> None
+    TraceStep(example)      one training step with every number, on copies of the model and the
+                            optimiser (the run is not touched): of training example ``example``,
+                            or of the next mini-batch when it is None              -> dict
     Status       is it training? (asked by the server's keeper; not a sign that anybody looks) -> status
     Close        end the process (no reply)
 """
@@ -106,6 +115,7 @@ class SetLr:
 @dataclass(frozen=True)
 class Snapshot:
     views: frozenset[str] = frozenset()
+    neuron: tuple[int, int] | None = None     # also inspect this neuron (as Inspect), in the same round trip
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,36 @@ class Save:
 
 
 @dataclass(frozen=True)
+class Inspect:
+    layer: int          # Dense layers counted from 0; the last one is the output layer
+    unit: int
+
+
+@dataclass(frozen=True)
+class SetParam:
+    key: str            # a parameter's saved name, "layers.0.W"
+    index: tuple[int, ...]
+    value: float
+
+
+@dataclass(frozen=True)
+class SetNeuronOff:
+    layer: int          # a hidden layer (Dense layers counted from 0)
+    unit: int
+    off: bool
+
+
+@dataclass(frozen=True)
+class RestoreEdits:
+    pass
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    example: int | None = None      # an index into the training set; None: the next mini-batch
+
+
+@dataclass(frozen=True)
 class Status:
     pass
 
@@ -129,7 +169,8 @@ class Close:
     pass
 
 
-Command = Start | Pause | StepEpoch | SetLr | Snapshot | GradCheck | Save | Status | Close
+Command = (Start | Pause | StepEpoch | SetLr | Snapshot | GradCheck | Save | Inspect | SetParam | SetNeuronOff
+           | RestoreEdits | TraceStep | Status | Close)
 
 
 @dataclass(frozen=True)

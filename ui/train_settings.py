@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from nn.data import IMAGE_DATASETS
+from nn.features import DEFAULT_FEATURES
 from nn.model import ModelConfig
 from nn.settings import CLASS_RANGE, SETTINGS
 from nn.train import TrainConfig
@@ -27,6 +28,7 @@ class Settings:
     noise: float = 0.1
     val_share: float = 0.2
     n_classes: int = 2             # spirals and blobs only
+    features: tuple[str, ...] = DEFAULT_FEATURES   # 2-D data only: what the network is fed per point
     augment: bool = False          # digits only
     hidden: tuple[int, ...] = (16, 16)
     activation: str = "tanh"
@@ -92,6 +94,9 @@ def consistent(values: dict) -> tuple[Settings, list[str]]:
     if s.augment and not s.is_images:
         s = replace(s, augment=False)
         notes.append("Augmentation applies to digit images only: turned off.")
+    if s.features != DEFAULT_FEATURES and s.is_images:
+        s = replace(s, features=DEFAULT_FEATURES)
+        notes.append("Input features (x₁², sin x₁, ...) apply to 2-D points only: the network reads the pixels.")
     if s.loss == "sigmoid_bce" and n_classes(s) != 2:
         s = replace(s, loss="softmax_ce")
         notes.append("Sigmoid binary cross-entropy needs exactly 2 classes: using softmax cross-entropy.")
@@ -137,21 +142,50 @@ def to_query(settings: Settings) -> dict[str, str]:
     return query
 
 
-def architecture(settings: Settings, n_inputs: int, n_classes: int) -> tuple[str, int]:
-    """('784 → 128 → 64 → 10', number of trainable parameters) without building the model."""
-    config = model_config(settings, n_inputs, n_classes)
-    sizes = [n_inputs, *settings.hidden, config.output_dim]
+def n_inputs(settings: Settings, n_features: int) -> int:
+    """How many numbers the network reads per sample: the chosen input features of a 2-D point
+    (nn.features), or every pixel of an image (``n_features``, the data's own width)."""
+    return n_features if settings.is_images else len(settings.features)
+
+
+def architecture(settings: Settings, n_features: int, n_classes: int) -> tuple[str, int]:
+    """('784 → 128 → 64 → 10', number of trainable parameters) without building the model.
+    ``n_features`` is the data's own width (2 for points: see ``n_inputs``)."""
+    config = model_config(settings, n_features, n_classes)
+    sizes = [config.input_dim, *settings.hidden, config.output_dim]
     n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     if settings.batchnorm:
         n += 2 * sum(settings.hidden)          # gamma and beta per hidden unit
     return " → ".join(map(str, sizes)), n
 
 
-def model_config(settings: Settings, n_inputs: int, n_classes: int) -> ModelConfig:
-    return ModelConfig(input_dim=n_inputs, output_dim=1 if settings.loss == "sigmoid_bce" else n_classes,
+def model_config(settings: Settings, n_features: int, n_classes: int) -> ModelConfig:
+    """The network of ``settings`` for data ``n_features`` wide (2 for points, 784 for digits)."""
+    return ModelConfig(input_dim=n_inputs(settings, n_features), output_dim=1 if settings.loss == "sigmoid_bce" else n_classes,
                        **{f.name: getattr(settings, f.name) for f in fields(ModelConfig)
                           if f.name not in ("input_dim", "output_dim")})
 
 
 def train_config(settings: Settings) -> TrainConfig:
     return TrainConfig(**{f.name: getattr(settings, f.name) for f in fields(TrainConfig)})
+
+
+PICTURE_MAX_LAYERS, PICTURE_MAX_WIDTH = 6, 16     # the largest network the network picture draws
+
+
+def why_no_picture(settings: Settings) -> str | None:
+    """None when the network picture (every neuron over the input plane) can be drawn for these
+    settings, else the sentence that says why not."""
+    if settings.is_images:
+        return ("The network picture draws every neuron's output over the plane of 2-D points; a digit "
+                "network reads 784 pixels, so look at 'What neurons look for' instead.")
+    if len(settings.hidden) > PICTURE_MAX_LAYERS:
+        return (f"The network picture is hidden: this network has {len(settings.hidden)} hidden layers, and "
+                f"the picture draws at most {PICTURE_MAX_LAYERS} (more would be too small to read). Use fewer "
+                "layers to see every neuron.")
+    if settings.hidden and max(settings.hidden) > PICTURE_MAX_WIDTH:
+        return (f"The network picture is hidden: a layer of {max(settings.hidden)} neurons is too many to "
+                f"draw readably (at most {PICTURE_MAX_WIDTH} a layer, {PICTURE_MAX_WIDTH * PICTURE_MAX_WIDTH} "
+                f"links between two layers). Use {PICTURE_MAX_WIDTH} neurons or fewer per layer to see every "
+                "neuron.")
+    return None

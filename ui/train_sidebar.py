@@ -1,17 +1,18 @@
 """The Train page's sidebar: every knob, built from nn/settings.py's table, kept in step with the
 page's Settings and its link.
 
-Widget keys are ``train_<setting name>`` (and ``train_layers``, ``train_width_<i>`` for the network's
-shape). The first visit takes the settings from the link; later visits restore any widget that
+Widget keys are ``train_<setting name>`` (``train_features.<name>`` for each input feature's
+checkbox, and ``train_layers``, ``train_width_<i>`` for the network's shape). The first visit takes the settings from the link; later visits restore any widget that
 Streamlit forgot (a hidden one, or after a visit to another page) from the last settings.
 """
 from __future__ import annotations
 
 import streamlit as st
 
+from nn.features import DEFAULT_FEATURES
 from nn.settings import MAX_LAYERS, SETTINGS
 from ui.train_settings import NAMES, Settings, class_range, consistent, defaults_for, from_query
-from ui.widgets import setting_widget, width_widget
+from ui.widgets import setting_widget, widget_state, widget_value, width_widget
 
 SETTINGS_KEY, WARNINGS_KEY = "train_settings", "train_url_warnings"
 DIGITS_TO_AUGMENT = ("mnist-sample", "mnist")
@@ -19,7 +20,10 @@ DIGITS_TO_AUGMENT = ("mnist-sample", "mnist")
 
 def widget_values(s: Settings) -> dict:
     """Session-state value of every settings widget for settings s."""
-    values = {f"train_{name}": getattr(s, name) for name in NAMES if name != "hidden"}
+    values = {}
+    for name in NAMES:
+        if name != "hidden":
+            values.update(widget_state(name, f"train_{name}", getattr(s, name)))
     values["train_layers"] = len(s.hidden)
     base = defaults_for(s.dataset).hidden
     for i in range(MAX_LAYERS):
@@ -64,6 +68,9 @@ def settings_sidebar() -> tuple[Settings, list[str]]:
                           help=SETTINGS["n_classes"].help)
         setting_widget("augment", "train_augment", disabled=name not in DIGITS_TO_AUGMENT)
     with st.expander("Network", expanded=True):
+        images = defaults_for(name).is_images
+        if not images:
+            setting_widget("features", "train_features")
         layers = st.slider("Hidden layers", 0, MAX_LAYERS, key="train_layers", help=SETTINGS["hidden"].help)
         hidden = tuple(width_widget(i + 1, f"train_width_{i}") for i in range(layers))
         setting_widget("activation", "train_activation")
@@ -83,7 +90,9 @@ def settings_sidebar() -> tuple[Settings, list[str]]:
         for knob in ("batch_size", "epochs", "l2", "seed"):
             setting_widget(knob, f"train_{knob}")
     last = ss[SETTINGS_KEY]
-    values = {n: ss[f"train_{n}"] if f"train_{n}" in ss else getattr(last, n) for n in NAMES if n != "hidden"}
+    values = {n: widget_value(n, f"train_{n}", getattr(last, n)) for n in NAMES if n != "hidden"}
+    if images:
+        values["features"] = DEFAULT_FEATURES          # digits: the network reads the pixels
     if class_range(name)[0] == class_range(name)[1]:
         values["n_classes"] = defaults_for(name).n_classes
     values["hidden"] = hidden

@@ -1,0 +1,100 @@
+"""Figures of the Optimisers page: the paths of nn.race over the contours of its loss surface.
+
+    race_figure   contours of the surface, each optimiser's path up to a step (and faintly the rest),
+                  where each one is at that step, the start and the minima
+    race_table    where each optimiser is at that step: the loss there, how far from a minimum
+    COLOURS       one colour per optimiser of nn.optim
+
+Pure functions of arrays and nn.race's paths; no Streamlit.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from nn.race import RacePath, Surface
+from nn.settings import SETTINGS
+from ui.train_charts import TEMPLATE
+
+COLOURS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#8c564b", "adagrad": "#2ca02c",
+           "rmsprop": "#9467bd", "adam": "#d62728"}
+NAMES = SETTINGS["optimizer"].names
+# surfaces whose values span many orders of magnitude: contours of log10(f - min + 0.01) show the valley
+LOG_SURFACES = frozenset({"rosenbrock"})
+
+
+def _levels(surface: Surface, values: np.ndarray) -> tuple[np.ndarray, str]:
+    if surface.name in LOG_SURFACES:
+        return np.log10(values - values.min() + 1e-2), "log₁₀ f"
+    return values, "f"
+
+
+def _upto(path: RacePath, step: int) -> np.ndarray:
+    """The points of ``path`` from the start to ``step`` (fewer if it diverged before)."""
+    return path.points[:min(step, len(path.points) - 1) + 1]
+
+
+def race_figure(surface: Surface, grid: tuple[np.ndarray, np.ndarray, np.ndarray], paths: dict[str, RacePath],
+                step: int, height: int = 560) -> go.Figure:
+    """grid : (xs (n,), ys (n,), values (n, n)) from nn.race.contour_grid; paths : from nn.race.race."""
+    xs, ys, values = grid
+    z, z_title = _levels(surface, values)
+    data = [{"type": "contour", "x": np.round(xs, 5), "y": np.round(ys, 5), "z": np.round(z, 4),
+             "colorscale": "Blues", "reversescale": True, "opacity": 0.55, "ncontours": 28,
+             "contours": {"coloring": "heatmap", "showlines": True}, "line": {"width": 0.5, "color": "#6b7c93"},
+             "showscale": False, "name": z_title, "hovertemplate": f"x %{{x:.3g}}, y %{{y:.3g}}<br>{z_title} "
+                                                                   "%{z:.3g}<extra></extra>"}]
+    for name, path in paths.items():
+        colour = COLOURS.get(name, "#333333")
+        label = NAMES.get(name, name)
+        if path.diverged_at is not None:
+            label += f" (diverged at step {path.diverged_at})"
+        data.append({"type": "scatter", "mode": "lines", "x": np.round(path.points[:, 0], 5),
+                     "y": np.round(path.points[:, 1], 5), "line": {"color": colour, "width": 1, "dash": "dot"},
+                     "opacity": 0.35, "hoverinfo": "skip", "showlegend": False, "legendgroup": name})
+        shown = _upto(path, step)
+        data.append({"type": "scatter", "mode": "lines+markers", "name": label, "legendgroup": name,
+                     "x": np.round(shown[:, 0], 5), "y": np.round(shown[:, 1], 5),
+                     "line": {"color": colour, "width": 2.5}, "marker": {"size": 4, "color": colour},
+                     "customdata": np.arange(len(shown)),
+                     "hovertemplate": f"{NAMES.get(name, name)}, step %{{customdata}}: (%{{x:.3g}}, %{{y:.3g}})"
+                                      "<extra></extra>"})
+        data.append({"type": "scatter", "mode": "markers", "x": [round(float(shown[-1, 0]), 5)],
+                     "y": [round(float(shown[-1, 1]), 5)], "legendgroup": name, "showlegend": False,
+                     "marker": {"size": 13, "color": colour, "line": {"color": "white", "width": 2}},
+                     "hoverinfo": "skip"})
+    minima = np.array(surface.minima)
+    data.append({"type": "scatter", "mode": "markers", "name": "minimum", "x": minima[:, 0], "y": minima[:, 1],
+                 "marker": {"symbol": "star", "size": 16, "color": "#fdd835", "line": {"color": "#31333F", "width": 1}}})
+    first = next(iter(paths.values()), None)
+    if first is not None:
+        data.append({"type": "scatter", "mode": "markers", "name": "start", "x": [first.points[0, 0]],
+                     "y": [first.points[0, 1]],
+                     "marker": {"symbol": "circle-open", "size": 14, "color": "#31333F", "line": {"width": 2}}})
+    x0, x1, y0, y1 = surface.box
+    layout = {"template": TEMPLATE, "height": height, "hovermode": "closest", "uirevision": surface.name,
+              "title": {"text": f"{surface.formula}: step {step}", "font": {"size": 15}},
+              "margin": {"l": 50, "r": 10, "t": 40, "b": 40},
+              "legend": {"orientation": "h", "y": -0.08, "x": 0, "yanchor": "top"},
+              "xaxis": {"range": [x0, x1], "title": {"text": "x"}, "constrain": "domain", "showgrid": False},
+              "yaxis": {"range": [y0, y1], "title": {"text": "y"}, "scaleanchor": "x", "showgrid": False}}
+    return go.Figure({"data": data, "layout": layout})
+
+
+def race_table(surface: Surface, paths: dict[str, RacePath], step: int) -> dict[str, list[str]]:
+    """Columns for st.table: each optimiser's point at ``step``, the loss there and its distance from
+    the nearest minimum."""
+    minima = np.array(surface.minima)
+    rows: dict[str, list[str]] = {"optimiser": [], "x": [], "y": [], "f(x, y)": [], "distance to a minimum": [],
+                                  "note": []}
+    for name, path in paths.items():
+        shown = _upto(path, step)
+        x, y = shown[-1]
+        rows["optimiser"].append(NAMES.get(name, name))
+        rows["x"].append(f"{x:.4g}")
+        rows["y"].append(f"{y:.4g}")
+        rows["f(x, y)"].append(f"{path.values[len(shown) - 1]:.4g}")
+        rows["distance to a minimum"].append(f"{np.min(np.hypot(*(minima - shown[-1]).T)):.3g}")
+        diverged = path.diverged_at is not None and step >= path.diverged_at
+        rows["note"].append(f"diverged at step {path.diverged_at}" if diverged else "")
+    return rows
