@@ -16,7 +16,7 @@ from pathlib import Path
 from ui.processes import context, without_main_script
 from ui.run_protocol import (Close, Command, GradCheck, Inspect, Pause, Reply, Request, RestoreEdits, RunData, Save,
                              SetLr, SetNeuronOff, SetParam, Snapshot, Start, Status, StepEpoch, TraceStep)
-from ui.run_slots import slots
+from ui.run_slots import current_session_id, slots
 from ui.train_settings import Settings
 from ui.train_worker import EXIT_IDLE, IDLE_EXIT_SECONDS, worker_main
 
@@ -66,7 +66,8 @@ class LiveRun:
         self._seq = 0
         self._finalizer = weakref.finalize(self, _shutdown, self._process, self._conn)
         self.info = self._receive(0, start_timeout)    # architecture, parameter count, ...
-        self.session_id = session_id                   # the browser session that owns it (the keeper checks it)
+        # the browser session that owns it: the keeper ends the run when that session is gone
+        self.session_id = session_id if session_id is not None else current_session_id()
         slots().register(self)
 
     # -- plumbing --

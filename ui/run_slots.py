@@ -64,6 +64,14 @@ class Run(Protocol):
     def alive(self) -> bool: ...
 
 
+def current_session_id() -> str | None:
+    """The browser session of the script now running (None outside a Streamlit script run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
 def _session_active(session_id: str | None) -> bool:
     """Is this browser session still connected? (Always True outside a Streamlit server, e.g. in tests.)"""
     if session_id is None:
