@@ -10,10 +10,11 @@ memory traffic from the others still does).
 
 All three train the same MLP (784-256-128-10, ReLU, He init, Adam lr 1e-3, softmax
 cross-entropy, batch 128) on the same batches of the bundled MNIST sample. The contenders run in
-interleaved rounds (a, b, c, a, b, c, ...) so that load from other processes on a shared machine
-hits them alike. Each contender's best round is reported (the run least disturbed by other
-processes: on a shared machine, disturbance only ever slows a run down), with the median beside it,
-as samples per second and as ratios. The ratios are also taken round by round (contenders that ran
+interleaved rounds (a, b, c, then b, c, a, ...: each goes first in turn, straight after the
+matmul-peak measurement) so that load from other processes on a shared machine hits them alike.
+Each contender's best round is reported (the run least disturbed by other processes: on a
+shared machine, disturbance only ever slows a run down), with the median beside it, as samples
+per second and as ratios. The ratios are also taken round by round (contenders that ran
 seconds apart, under much the same load) and their median reported: the steadiest comparison on a
 busy machine.
 The machine's float32 matrix-multiply peak is measured in the same run, and the fraction of it
@@ -188,8 +189,9 @@ def main():
     peaks = []
     for r in range(args.rounds):
         peaks.append(matmul_peak())
-        for name, fn in contenders.items():
-            results[name].append(fn())
+        names = list(contenders)
+        for name in names[r % len(names):] + names[:r % len(names)]:   # each goes first in turn
+            results[name].append(contenders[name]())
         print(f"round {r + 1}/{args.rounds}: " +
               ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()), flush=True)
     best = {k: max(v) for k, v in results.items()}

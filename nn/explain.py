@@ -29,13 +29,13 @@ import numpy as np
 
 from .augment import AugmentConfig, augment_batch
 from .calibrate import calibrated_proba, probabilities
-from .layers import Dense
+from .metrics import hidden_outputs
 from .model import MLP
 from .optim import SGD
 from .preprocess import SIDE, normalise_digits
 from .robustness import distort
 
-__all__ = ["MIN_CONFIDENCE", "STABILITY_CHECKS", "MIN_STABILITY", "Reading", "read", "hidden_activations",
+__all__ = ["MIN_CONFIDENCE", "STABILITY_CHECKS", "MIN_STABILITY", "Reading", "read",
            "Verdict", "verdict", "stability", "judge", "judge_batch", "DigitProfile", "SAMPLE_PROFILE",
            "TEACH_AUGMENT", "Lesson", "teach"]
 
@@ -102,14 +102,6 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return (a / m if m > 0 else np.zeros_like(a)).astype(np.float32)
 
 
-def hidden_activations(model: MLP) -> list[np.ndarray]:
-    """After ``model.forward`` on one sample: the output of each hidden block (Dense, then any
-    BatchNorm, activation and Dropout), which is what the next Dense layer reads. A list of
-    (units,) arrays, one per hidden layer, copied out of the model."""
-    dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
-    return [model.outputs[nxt - 1][0].copy() for nxt in dense[1:]]
-
-
 def read(model: MLP, x: np.ndarray) -> Reading:
     """Classify one input and explain it, using ``model``'s own forward and backward passes.
 
@@ -124,7 +116,7 @@ def read(model: MLP, x: np.ndarray) -> Reading:
         raise ValueError(f"read expects one input of shape (1, D), got {x.shape}")
     scores = model.forward(x)
     probs = probabilities(model, scores)[0]
-    hidden = hidden_activations(model)
+    hidden = [h[0].copy() for h in hidden_outputs(model)]
     predicted = int(probs.argmax())
     gradient = model.input_gradient(x, predicted)[0].astype(np.float32)
     return Reading(probs=probs, predicted=predicted, hidden=hidden, gradient=gradient)

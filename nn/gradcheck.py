@@ -2,12 +2,22 @@
 
 Central differences:  df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h),  error O(h^2).
 Run in float64: with float32 the rounding error of f swamps the difference for small h.
+
+What a relative error between backprop and the numerical estimate means (``agreement``):
+
+    below AGREE (1e-5)   the two agree to many digits: backprop is right
+    up to BUG (1e-3)     close enough: usually a ReLU switching on or off between the two nudges
+    above BUG            they disagree: backprop has a bug
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
+
+AGREE, BUG = 1e-5, 1e-3
+AGREEMENT = {"agrees": "agrees", "close": "close enough (usually a ReLU kink)",
+             "disagrees": "disagrees: backprop has a bug"}
 
 
 def partial_derivatives(f: Callable[[], float], x: np.ndarray, indices, h: float = 1e-5) -> np.ndarray:
@@ -73,3 +83,10 @@ def check_model(model, x: np.ndarray, y: np.ndarray, l2: float = 0.0, h: float =
         num = partial_derivatives(loss, p, idx, h)
         errors[key] = relative_error(analytic[key].reshape(-1)[idx], num)
     return errors
+
+
+def agreement(error: float) -> tuple[str, str]:
+    """(kind, words) for a relative error: kind is "agrees", "close" or "disagrees" (see the
+    module's docstring); words say it for a learner."""
+    kind = "agrees" if error < AGREE else "close" if error < BUG else "disagrees"
+    return kind, AGREEMENT[kind]

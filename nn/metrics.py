@@ -94,6 +94,13 @@ def hidden_activations(model, x: np.ndarray) -> list[np.ndarray]:
     Returns one (N, width) array per hidden layer.
     """
     model.forward(x)
+    return hidden_outputs(model)
+
+
+def hidden_outputs(model) -> list[np.ndarray]:
+    """After a ``model.forward``: the output of each hidden block (Dense, then any BatchNorm,
+    activation and Dropout), which is what the next Dense layer reads; one (N, width) array per
+    hidden layer, the model's own buffers (copy what you keep: the next forward overwrites them)."""
     dense_at = [i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
     # the output just before each Dense layer but the first is the previous hidden layer's output
     return [model.outputs[i - 1] for i in dense_at[1:]]

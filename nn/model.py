@@ -58,6 +58,11 @@ class ModelConfig:
         if self.loss == "sigmoid_bce" and self.output_dim != 1:
             raise ValueError("loss 'sigmoid_bce' needs output_dim 1 (one logit per sample)")
 
+    @property
+    def shape(self) -> str:
+        """The layer sizes as people write them: '784 → 128 → 64 → 10'."""
+        return " → ".join(str(n) for n in (self.input_dim, *self.hidden, self.output_dim))
+
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         known = {f.name for f in fields(cls)}

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 from nn.calibrate import calibrated_proba
 from nn.data import load_mnist_sample
 from nn.explain import (MIN_CONFIDENCE, MIN_STABILITY, SAMPLE_PROFILE, STABILITY_CHECKS, DigitProfile,
-                        hidden_activations, judge, judge_batch, read, stability, teach, verdict)
+                        judge, judge_batch, read, stability, teach, verdict)
 from nn.gradcheck import numerical_gradient, relative_error
 from nn.model import MLP, ModelConfig
 from nn.preprocess import normalise_digits, preprocess
@@ -102,10 +102,9 @@ def test_saliency_maps_for_display(rng):
     assert np.all(grad_x.ravel()[x[0] == 0] == 0)
 
 
-def test_hidden_activations_skip_batchnorm_and_dropout(rng):
+def test_read_gives_hidden_outputs_after_batchnorm_and_activation(rng):
     model = small_model(rng, batchnorm=True, dropout=0.3, activation="tanh")
-    model.forward(rng.uniform(0, 1, (1, 784)))
-    hidden = hidden_activations(model)
+    hidden = read(model, rng.uniform(0, 1, (1, 784)).astype(np.float32)).hidden
     assert [h.shape for h in hidden] == [(16,), (12,)]
     assert all(np.abs(h).max() <= 1 for h in hidden)       # after tanh
 

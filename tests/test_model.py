@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nn.gradcheck import check_model
+from nn.gradcheck import agreement, check_model
 from nn.model import MLP, ModelConfig, ModelFileError, peek, state_shapes
 from nn.optim import make_optimizer
 
@@ -52,6 +52,14 @@ def test_gradient_check_catches_a_wrong_gradient(rng):
     model.backward = broken
     errors = check_model(model, rng.standard_normal((6, 4)), rng.integers(0, 3, 6))
     assert errors["layers.0.W"] > 1e-3
+    assert agreement(errors["layers.0.W"])[0] == "disagrees"
+    assert agreement(errors["layers.0.b"])[0] == "agrees"
+
+
+@pytest.mark.parametrize("error, kind", [(0.0, "agrees"), (9.9e-6, "agrees"), (1e-5, "close"),
+                                         (9.9e-4, "close"), (1e-3, "disagrees"), (0.5, "disagrees")])
+def test_agreement_bands(error, kind):
+    assert agreement(error)[0] == kind
 
 
 def test_input_gradient_matches_numerical(rng):
@@ -69,6 +77,7 @@ def test_structure_and_parameter_count():
     assert kinds == ["Dense", "BatchNorm", "ReLU", "Dropout", "Dense", "BatchNorm", "ReLU", "Dropout", "Dense"]
     assert model.n_params == (784 * 256 + 256) + 2 * 256 + (256 * 128 + 128) + 2 * 128 + (128 * 10 + 10)
     assert all(p.dtype == np.float32 for p in model.params().values())
+    assert model.config.shape == "784 → 256 → 128 → 10"
 
 
 def test_outputs_and_gradients_per_layer_are_exposed(rng):

@@ -33,6 +33,7 @@ import streamlit as st
 
 from nn.data import Dataset, load_dataset
 from nn.model import MLP, ModelConfig, ModelFileError, peek
+from nn.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_DIR = ROOT / "weights"
@@ -266,14 +267,13 @@ def load_model(entry: ModelEntry) -> MLP:
 
 
 def describe(config: ModelConfig, card: dict) -> str:
-    """One line about a model from its config and card: '784 → 512 → 256 → 10 · relu · 99.1% on...'."""
-    parts = [" → ".join(str(n) for n in (config.input_dim, *config.hidden, config.output_dim)),
-             config.activation]
+    """One line about a model from its config and card: '784 → 512 → 256 → 10 · ReLU · 99.1% on...'."""
+    parts = [config.shape, SETTINGS["activation"].names.get(config.activation, config.activation)]
     acc = card.get("test_accuracy", card.get("val_accuracy"))
     if isinstance(acc, (int, float)):
         parts.append(f"{acc:.1%} on held-out digits")
     if card.get("dataset"):
-        parts.append(f"trained on {card['dataset']}")
+        parts.append(f"trained on {SETTINGS['dataset'].names.get(card['dataset'], card['dataset'])}")
     if card.get("dataset") == "fashion-mnist":
         parts.append("it knows clothes, not digits: its answers are clothing classes 0-9")
     return " · ".join(parts)

@@ -22,6 +22,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from nn.gradcheck import AGREE, BUG, agreement
+
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                  "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#ff7f0e"
@@ -395,13 +397,13 @@ def gradcheck_figure(results: list[tuple[str, float]]) -> go.Figure:
     """Relative error per parameter array, on a log axis with the usual verdict bands."""
     names = [name for name, _ in results]
     errors = [max(err, 1e-16) for _, err in results]
-    colours = [verdict(e)[1] for e in errors]
+    colours = [AGREEMENT_COLOURS[agreement(e)[0]] for e in errors]
     data = [{"type": "bar", "orientation": "h", "y": names, "x": errors, "marker": {"color": colours},
              "text": [f"{e:.1e}" for e in errors], "textposition": "outside",
              "hovertemplate": "%{y}: %{x:.2e}<extra></extra>"}]
     shapes = [{"type": "line", "x0": t, "x1": t, "y0": -0.5, "y1": len(names) - 0.5, "xref": "x", "yref": "y",
                "line": {"dash": "dot", "color": c, "width": 1}}
-              for t, c in ((1e-5, "#2ca02c"), (1e-3, "#d62728"))]
+              for t, c in ((AGREE, AGREEMENT_COLOURS["agrees"]), (BUG, AGREEMENT_COLOURS["disagrees"]))]
     layout = _layout("Backprop vs numerical gradient: relative error", height=80 + 28 * len(names),
                      hovermode="closest", showlegend=False, shapes=shapes,
                      xaxis={"type": "log", "range": [-16, 1], "exponentformat": "power",
@@ -411,10 +413,4 @@ def gradcheck_figure(results: list[tuple[str, float]]) -> go.Figure:
     return go.Figure({"data": data, "layout": layout})
 
 
-def verdict(error: float) -> tuple[str, str]:
-    """(what a relative error means, colour)."""
-    if error < 1e-5:
-        return "agrees", "#2ca02c"
-    if error < 1e-3:
-        return "close enough (usually a ReLU kink)", "#ff7f0e"
-    return "disagrees: backprop has a bug", "#d62728"
+AGREEMENT_COLOURS = {"agrees": "#2ca02c", "close": "#ff7f0e", "disagrees": "#d62728"}
