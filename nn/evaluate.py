@@ -188,13 +188,14 @@ def evaluate(model: MLP, data: EvalSet, profile: DigitProfile | None = SAMPLE_PR
 
 def evaluate_scores(model: MLP, scores: np.ndarray, x: np.ndarray, y: np.ndarray,
                     class_names: tuple[str, ...], profile: DigitProfile | None = SAMPLE_PROFILE,
-                    n_bins: int = N_BINS, top_pairs: int = 10) -> dict:
+                    n_bins: int = N_BINS, top_pairs: int = 10, not_sure: bool = True) -> dict:
     """Accuracy, per-class accuracy, confused pairs, calibration and the "not sure" shares.
 
     scores : (N, output_dim) the model's raw scores for x : (N, 784), y : (N,) int64 labels
     The calibration block compares the probabilities with T = 1 ("before") and with the model's own
     temperature ("after"; the same when it has none) on these samples. The "not sure" block applies
-    the app's rule (``nn.explain.judge_batch``) to every sample.
+    the app's rule (``nn.explain.judge_batch``) to every sample; ``not_sure=False`` leaves it out
+    (it costs several forward passes per sample: most of the time of a report).
     """
     n_classes = len(class_names)
     probs_raw = model.loss_fn.probabilities(scores).astype(np.float64)
@@ -227,6 +228,8 @@ def evaluate_scores(model: MLP, scores: np.ndarray, x: np.ndarray, y: np.ndarray
             "bins_after": rounded_bins(reliability_bins(probs, y, n_bins)),
         },
     }
+    if not not_sure:
+        return report
     sure = np.array([v.sure for v in judge_batch(model, x, profile)], bool)
     report["not_sure"] = {
         "rule": (f"nn.explain.judge: not sure when the calibrated confidence is below {MIN_CONFIDENCE:.0%}, "

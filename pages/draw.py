@@ -25,7 +25,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from nn.data import load_mnist_sample
-from nn.explain import DigitProfile, judge, read, teach
+from nn.explain import judge, read, teach
 from nn.model import MLP, ModelFileError
 from nn.preprocess import ImageError, load_image, normalise_digits, preprocess
 from ui import draw_charts as charts
@@ -39,6 +39,9 @@ remember_learner()
 
 ss = st.session_state
 CANVAS_SIZE = 280
+# the canvas's toolbar shows on hover 2.65rem (42 px) above the canvas, over whatever is there:
+# this much room above the canvas (plus the usual gaps) keeps it off the model's description
+TOOLBAR_ROOM = 16
 MAX_UPLOAD_MB = 10
 MAX_PIXELS = 25_000_000
 TAUGHT = "__taught__"                    # the picker's value for this session's taught copy
@@ -60,7 +63,6 @@ class Reference:
     y_train: np.ndarray      # (8000,) int64
     x_test: np.ndarray       # (2000, 784) float32: the forgetting check
     y_test: np.ndarray       # (2000,) int64
-    profile: DigitProfile    # what ordinary digits look like: the scribble check
 
 
 @st.cache_resource(show_spinner="Loading the bundled digits…")
@@ -72,7 +74,7 @@ def reference() -> Reference:
                        for x in (ds.x_train, ds.x_val))
     for a in (x_train, x_test):
         a.flags.writeable = False
-    return Reference(x_train, ds.y_train, x_test, ds.y_val, DigitProfile.from_digits(x_train))
+    return Reference(x_train, ds.y_train, x_test, ds.y_val)
 
 
 @st.cache_resource
@@ -185,6 +187,7 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
     with left:
         if source == "Draw":
             pen = ss.get("draw_pen", 20)
+            st.space(TOOLBAR_ROOM)
             canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
                                height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
                                return_image_data=True, key=ss[CANVAS_KEY])
@@ -225,11 +228,15 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
             st.plotly_chart(charts.probability_bars(reading.probs, reading.predicted, view.sure),
                             config={"displayModeBar": False}, key="draw_probs")
 
-    if reading is not None:
-        _what_it_sees(pre, reading, source)
-        _teach_it(pre, personal, entry)
-    if personal is not None:
-        _taught_model(personal, reading is not None)
+    # what comes and goes with the reading sits in one container, so that the lab's tabs below stay
+    # at the same place in the page: the browser rebuilds tabs that move, back on their first tab, so
+    # the open tab would jump back to "About this model" at the first stroke and at every Clear
+    with st.container():
+        if reading is not None:
+            _what_it_sees(pre, reading, source)
+            _teach_it(pre, personal, entry)
+        if personal is not None:
+            _taught_model(personal, reading is not None)
     # the model lab follows each stroke too: the star on the map, the drawing in the robustness lab
     x_lab = pre.x if reading is not None else None
     lab_src = {**lab.source_of(entry.path if shared else None), "lock": shared_model_lock() if shared else None}
@@ -331,7 +338,9 @@ def _teach_it(pre, personal: dict | None, entry: ModelEntry | None) -> None:
         st.caption(f"Teaching now starts a new copy of {plain(entry.name)}, which replaces your taught "
                    f"copy of {plain(personal['base'])}: save that one first to keep it.")
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
-        st.segmented_control("The right digit", list(range(10)), key="draw_teach_label",
+        # wrap: in a horizontal container the ten digits would stay on one row and, on a phone,
+        # scroll the 9 out of sight
+        st.segmented_control("The right digit", list(range(10)), key="draw_teach_label", wrap=True,
                              help="What you meant to draw: the network will be nudged towards it.")
         st.button("Teach it", on_click=_teach, key="draw_teach", type="primary",
                   disabled=ss.get("draw_teach_label") is None,

@@ -261,9 +261,40 @@ def test_teach_it_trains_a_personal_copy_and_saves_it(at, weights_dir):
     assert not any("taught" in o for o in at.selectbox(key="draw_model").options)
 
 
+def tabs_path(at: AppTest) -> list[int]:
+    """Where the model lab's tabs are in the page: the indices of the blocks that lead to them."""
+    def walk(node, path):
+        if type(node).__name__ == "Tab" and node.label == "About this model":
+            return path[:-1]
+        for index, child in getattr(node, "children", {}).items():
+            found = walk(child, path + [index])
+            if found:
+                return found
+        return None
+    return walk(at.main, [])
+
+
+def test_the_model_lab_tabs_stay_in_place_as_the_page_changes(at):
+    """The browser rebuilds tabs that move to another place in the page, back on their first tab: the
+    learner who opened "Where is my digit?" and then drew was sent back to "About this model" at the
+    first stroke (what the drawing brings is shown above the tabs), at Clear and after a lesson."""
+    empty = tabs_path(at)
+    assert empty is not None
+    inject(at, DRAWINGS[7])
+    assert tabs_path(at) == empty
+    at.segmented_control(key="draw_teach_label").set_value(1).run()
+    at.button(key="draw_teach").click().run()          # the taught copy's section appears too
+    assert not at.exception and tabs_path(at) == empty
+    at.button(key="draw_clear").click().run()
+    assert prediction(at) == "–" and tabs_path(at) == empty
+
+
 def test_teach_button_waits_for_a_digit(at):
     inject(at, DRAWINGS[0])
     assert at.button(key="draw_teach").disabled
+    # the ten digits wrap onto a second row where they do not fit (a phone): in their horizontal
+    # container they would otherwise stay on one row and scroll the 9 out of sight
+    assert at.segmented_control(key="draw_teach_label").proto.wrap
 
 
 @pytest.mark.parametrize("fmt,mime", [("JPEG", "image/jpeg"), ("PNG", "image/png")])

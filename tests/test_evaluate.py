@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from nn.data import DIGIT_NAMES, load_mnist_sample
-from nn.evaluate import EvalSet, evaluate, load_eval_set, load_labelled_folder
+from nn.evaluate import EvalSet, evaluate, evaluate_scores, load_eval_set, load_labelled_folder, scores_of
 from nn.explain import judge_batch
 from nn.metrics import confusion_matrix
 from nn.model import MLP, ModelConfig
@@ -111,6 +111,9 @@ def test_report_matches_the_models_own_answers(small_model, sample):
     assert report["not_sure"]["wrong_flagged"] == pytest.approx(np.mean(~sure[~ok]), abs=1e-5)
     assert report["not_sure"]["right_flagged"] == pytest.approx(np.mean(~sure[ok]), abs=1e-5)
     json.dumps(report)                                        # JSON-ready
+    # the Draw page's "About this model" leaves out the costly "not sure" block, nothing else
+    short = evaluate_scores(model, scores_of(model, x), x, data.y, data.class_names, not_sure=False)
+    assert "not_sure" not in short and short == {k: v for k, v in report.items() if k in short}
 
 
 def test_the_models_temperature_changes_the_confidence_not_the_answers(small_model, sample):

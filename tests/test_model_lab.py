@@ -108,6 +108,33 @@ def test_per_class_bars():
     assert fig.layout.yaxis.range[0] <= 0.9
 
 
+@pytest.mark.parametrize("lowest", [0.99, 0.985, 0.95, 0.9, 0.7, 0.3, 0.0])
+def test_per_class_axis_never_shows_the_same_label_twice(lowest):
+    """With ticks every half percent, 99.5% showed as a second "100%" (and 98.5% as "99%")."""
+    rows = [{"name": str(k), "n": 100, "accuracy": lowest + (1 - lowest) * k / 9} for k in range(10)]
+    axis = lab_charts.per_class_bars(rows).layout.yaxis
+    bottom, top = axis.range
+    ticks = np.arange(np.ceil((bottom - axis.tick0) / axis.dtick - 1e-9) * axis.dtick + axis.tick0, top + 1e-9,
+                      axis.dtick)
+    labels = [f"{t:.0%}" for t in ticks]
+    assert axis.tickformat == ".0%"
+    assert 2 <= len(ticks) <= 7 and len(set(labels)) == len(labels), labels
+
+
+def test_legends_below_the_plot_are_placed_from_the_figure_bottom(rng):
+    """Placed from the plot's bottom (y < 0), a legend that wraps onto more rows in a narrow column grew
+    up over the x-axis title; from the figure's bottom edge it grows down into the room made for it."""
+    bins = reliability_bins(rng.dirichlet(np.full(10, 0.3), size=100), rng.integers(0, 10, 100))
+    x, y = digits(rng, 40)
+    hmap = hidden_map(tiny_model(), x, y)
+    for fig in (lab_charts.reliability_diagram(bins, bins),
+                lab_charts.robustness_figure(np.array([0.0, 1.0]), {"this model": np.array([1.0, 0.5])},
+                                             "shift", "pixels", (0.0, 1.0)),
+                lab_charts.hidden_map_figure(hmap.coords, hmap.labels, hmap.centres, hmap.explained)):
+        legend = fig.layout.legend
+        assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0, "bottom")
+
+
 # ----- the views under AppTest -----------------------------------------------------------------------
 
 SCRIPT = """

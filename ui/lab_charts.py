@@ -26,6 +26,12 @@ CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", paper_bgcolor="white",
                font=dict(size=13))
 _GRID = dict(gridcolor="#eee", zeroline=False)
+# a legend below the plot, placed from the figure's bottom edge: placed from the plot's (y < 0), a
+# legend that wraps onto a second or third row in a narrow column grows up over the x-axis title
+_LEGEND_BELOW = dict(orientation="h", x=0, y=0, yref="container", yanchor="bottom")
+# steps for a percentage axis: the finest that gives at most 6 ticks, so that no two ticks round
+# to the same label (99.5% shown as "100%" next to 100%)
+_PERCENT_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
 
 
 def _title(text: str) -> dict:
@@ -55,8 +61,8 @@ def reliability_diagram(bins_before: list[dict], bins_after: list[dict]) -> go.F
     traces.append(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                              line=dict(color="#444", dash="dash", width=1), hoverinfo="skip"))
     return go.Figure(data=traces, layout=dict(
-        height=330, title=_title("Reliability: how often it is right, at each confidence"),
-        barmode="overlay", legend=dict(orientation="h", x=0, y=-0.2),
+        height=340, title=_title("Reliability: how often it is right, at each confidence"),
+        barmode="overlay", legend=_LEGEND_BELOW,
         xaxis=dict(title="confidence (top probability)", range=[0, 1], tickformat=".0%", **_GRID),
         yaxis=dict(title="share right", range=[0, 1.02], tickformat=".0%", **_GRID), **_LAYOUT))
 
@@ -67,13 +73,15 @@ def per_class_bars(per_class: list[dict]) -> go.Figure:
     acc = [r["accuracy"] for r in rows]
     low = min(acc) if acc else 0.0
     bottom = max(0.0, np.floor((low - 0.01) * 100) / 100)     # zoom in: the differences are small
+    step = next((s for s in _PERCENT_STEPS if (1.004 - bottom) / s <= 6), _PERCENT_STEPS[-1])
     return go.Figure(data=[go.Bar(
         x=[str(r.get("name", r.get("class"))) for r in rows], y=acc, marker=dict(color=AFTER),
         text=[f"{a:.1%}" for a in acc], textposition="outside", cliponaxis=False,
         customdata=[r.get("n") for r in rows],
         hovertemplate="digit %{x}: %{y:.2%} of %{customdata} right<extra></extra>")], layout=dict(
         height=260, title=_title("Accuracy on each digit"), showlegend=False,
-        xaxis=dict(type="category"), yaxis=dict(range=[bottom, 1.004], tickformat=".0%", **_GRID), **_LAYOUT))
+        xaxis=dict(type="category"),
+        yaxis=dict(range=[bottom, 1.004], tickformat=".0%", tick0=0, dtick=step, **_GRID), **_LAYOUT))
 
 
 def robustness_figure(amounts: np.ndarray, curves: dict[str, np.ndarray], kind: str, unit: str,
@@ -99,7 +107,7 @@ def robustness_figure(amounts: np.ndarray, curves: dict[str, np.ndarray], kind: 
                                  hovertemplate=f"your setting: {kind} %{{x}} {unit}, about %{{y:.1%}} right"
                                                "<extra></extra>"))
     return go.Figure(data=traces, layout=dict(
-        height=320, title=_title(f"Accuracy as the {kind} grows"), legend=dict(orientation="h", x=0, y=-0.25),
+        height=330, title=_title(f"Accuracy as the {kind} grows"), legend=_LEGEND_BELOW,
         xaxis=dict(title=f"{kind} ({unit})", **_GRID),
         yaxis=dict(title="share of test digits read right", range=[0, 1.03], tickformat=".0%", **_GRID),
         **_LAYOUT))
@@ -132,8 +140,10 @@ def hidden_map_figure(coords: np.ndarray, labels: np.ndarray, centres: np.ndarra
                                  hovertemplate="your drawing<extra></extra>"))
     ex = np.asarray(explained, float)
     return go.Figure(data=traces, layout=dict(
-        height=480, title=_title("Where the network puts each digit (last hidden layer, 2-D PCA)"),
-        legend=dict(title="digit", itemsizing="constant"),
+        # a short title (plotly never wraps one: a long one is cut off on a phone); the axes and the
+        # page's caption say the rest. The legend goes below, so that on a phone the map keeps its width.
+        height=520, title=_title("Where the network puts each digit"),
+        legend=dict(title="digit", itemsizing="constant", **_LEGEND_BELOW),
         xaxis=dict(title=f"1st direction ({ex[0]:.0%} of the variance)", showticklabels=False, **_GRID),
         yaxis=dict(title=f"2nd direction ({ex[1]:.0%} of the variance)", showticklabels=False, **_GRID),
         **_LAYOUT))

@@ -89,10 +89,11 @@ def _model_key(model: MLP, path: str | None, mtime_ns: int | None) -> tuple:
 @st.cache_data(show_spinner="Measuring the model on the bundled test digits…", max_entries=16)
 def _bundled_report(_model: MLP, model_key: tuple, _lock) -> dict:
     """nn.evaluate's report of the model on the bundled test digits (accuracy, per class, confused
-    pairs, calibration bins with T = 1 and with its temperature). Cached per ``model_key``."""
+    pairs, calibration bins with T = 1 and with its temperature; not the "not sure" shares, which
+    the view does not show and which cost most of the time). Cached per ``model_key``."""
     x, y = _bundled()
     with _lock:
-        return evaluate_scores(_model, scores_of(_model, x), x, y, DIGIT_NAMES)
+        return evaluate_scores(_model, scores_of(_model, x), x, y, DIGIT_NAMES, not_sure=False)
 
 
 @st.cache_data(show_spinner="Distorting 500 test digits at every step…", max_entries=64)
@@ -353,7 +354,8 @@ def hidden_map_view(model: MLP, x_drawing: np.ndarray | None, key: str, path: st
     if nearest is None:
         st.info("Draw a digit: a star will show where it lands among the others.")
     else:
-        st.markdown(f"⭐ Your drawing lands nearest the centre of the **{nearest}s**: in the network's "
+        # ★ (not the ⭐ emoji): a plain-text star, drawn by any font, like the map's marker
+        st.markdown(f"★ Your drawing lands nearest the centre of the **{nearest}s**: in the network's "
                     f"last hidden layer, it looks most like a {nearest}.")
     st.caption(f"Each dot is one of {len(hmap.labels):,} bundled test digits, placed by what the last hidden "
                f"layer ({model.config.hidden[-1]} neurons) makes of it, squeezed to the two directions in which "

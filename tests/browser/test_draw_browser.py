@@ -3,7 +3,8 @@
 Draws a 1, a 0, a 4 (two strokes: the reading changes after the first) and a 7, clearing in between;
 checks each prediction and that Clear brings the prompt back; times mouse-up -> updated prediction;
 saves docs/screenshots/draw.png and home.png. Teaches it, saves the taught copy, and finds it again
-after a reload (the learner cookie). scripts/load_test.py draws with these strokes too.
+after a reload (the learner cookie). Checks the layout on a laptop and a phone: the canvas's hover
+toolbar covers no text, and nothing is cut off at 390 px. scripts/load_test.py draws with these strokes too.
 """
 from __future__ import annotations
 
@@ -190,3 +191,102 @@ def test_teach_save_and_find_it_again_after_a_reload(page, app_url):
     wait_idle(page)
     assert f"{name} (yours)" in _models(page)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+# ----- layout ----------------------------------------------------------------------------------------
+
+# The canvas's toolbar (inside the component's shadow root), once it has finished fading and sliding
+# in on hover: its card's box, the lines of text on the page that the card overlaps (the boxes of the
+# text itself: an element's box can reach beyond its text), and the bottom of the model's description
+# (the text under the Model picker).
+TOOLBAR_JS = """() => {
+    const host = document.querySelector("[data-testid=stBidiComponentIsolated]");
+    const bar = host.shadowRoot.querySelector(".dc-toolbar");
+    if (getComputedStyle(bar).opacity !== "1" || bar.getAnimations().length) return null;
+    const card = bar.querySelector(".dc-toolbar-card").getBoundingClientRect();
+    const lines = node => { const r = document.createRange(); r.selectNodeContents(node); return [...r.getClientRects()]; };
+    // the model's description: the first caption after the Model picker
+    const picker = document.querySelector("[data-testid='stSelectbox']");
+    const caption = [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+        .find(c => picker.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const covered = [];
+    let description = null;
+    const walker = document.createTreeWalker(document.querySelector("[data-testid='stMain']"), NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const text = walker.currentNode.textContent.trim();
+        if (!text) continue;
+        for (const b of lines(walker.currentNode)) {
+            if (b.left < card.right && card.left < b.right && b.top < card.bottom && card.top < b.bottom)
+                covered.push(text.slice(0, 60));
+            if (caption && caption.contains(walker.currentNode)) description = Math.max(description ?? -Infinity, b.bottom);
+        }
+    }
+    return {card: [card.left, card.top, card.right, card.bottom], covered, description};
+}"""
+
+# What does not fit a phone's width: elements wider than the window, text scrolled or clipped sideways
+# inside a box, and a figure's titles, ticks or legend drawn outside the figure (Plotly never wraps them).
+CUT_OFF_JS = """() => {
+    const main = document.querySelector("[data-testid='stMain']");
+    const width = document.documentElement.clientWidth;
+    const name = e => `"${(e.innerText || "").trim().replace(/\\s+/g, " ").slice(0, 50)}"`;
+    const problems = [];
+    for (const e of main.querySelectorAll("[data-testid='stElementContainer'], [role=tab]")) {
+        const r = e.getBoundingClientRect();
+        if (e.offsetParent && r.width && (r.left < -1 || r.right > width + 1))
+            problems.push(`${name(e)} spans ${Math.round(r.left)}..${Math.round(r.right)} px`);
+    }
+    for (const e of main.querySelectorAll("*")) {
+        if (!e.offsetParent || e.closest(".js-plotly-plot") || !(e.innerText || "").trim()) continue;
+        if (getComputedStyle(e).overflowX !== "visible" && e.scrollWidth > e.clientWidth + 1)
+            problems.push(`${name(e)} hides ${e.scrollWidth - e.clientWidth} px sideways`);
+    }
+    for (const gd of main.querySelectorAll(".js-plotly-plot")) {
+        const box = gd.getBoundingClientRect();
+        if (!gd.offsetParent || !box.width) continue;
+        for (const t of gd.querySelectorAll(".gtitle, .xtitle, .ytitle, .legendtext, .xtick text, .ytick text")) {
+            const r = t.getBoundingClientRect();
+            if (r.width && (r.left < box.left - 1 || r.right > box.right + 1))
+                problems.push(`figure "${gd.layout.title.text}": "${t.textContent}" is cut off`);
+        }
+    }
+    return problems;
+}"""
+
+
+def _toolbar_covers(page, tmp_path, name: str) -> list[str]:
+    """Hover the canvas until its toolbar is fully shown; the texts it covers. Saves a screenshot."""
+    page.locator(CANVAS).scroll_into_view_if_needed()
+    page.locator(CANVAS).hover()
+    shown = page.wait_for_function(TOOLBAR_JS, polling="raf", timeout=5_000).json_value()
+    assert page.get_by_role("button", name="Reset canvas & history").is_visible()
+    left, top, right, bottom = shown["card"]
+    assert right - left > 100 and bottom - top > 20          # the toolbar really is there
+    # the model picker's description (above the canvas) is on the page, and all of it above the toolbar
+    assert shown["description"] is not None and shown["description"] <= top, shown
+    page.screenshot(path=str(tmp_path / f"{name}.png"))
+    return shown["covered"]
+
+
+def test_the_canvas_toolbar_covers_no_text_on_a_laptop(page, app_url, tmp_path):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    _open_draw_page(page, app_url)
+    assert _toolbar_covers(page, tmp_path, "toolbar_1280") == []
+
+
+def test_on_a_phone_nothing_is_cut_off_or_covered(page, app_url, tmp_path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    _open_draw_page(page, app_url)
+    assert _toolbar_covers(page, tmp_path, "toolbar_390") == []
+    assert page.evaluate(CUT_OFF_JS) == []
+    _draw(page, SEVEN[0])
+    assert _prediction(page) == "7"
+    # what the drawing brings (what the network sees, the saliency map, "Teach it") and each of the
+    # model lab's views fit too
+    for tab in ("About this model", "Robustness lab", "Where is my digit?"):
+        page.get_by_role("tab", name=tab).click()
+        wait_idle(page)
+        page.wait_for_function("() => [...document.querySelectorAll('[role=tabpanel] .js-plotly-plot')]"
+                               ".some(d => d.offsetParent && d.getBoundingClientRect().width > 100)")
+        assert page.evaluate(CUT_OFF_JS) == [], tab
+    assert _toolbar_covers(page, tmp_path, "toolbar_390_drawn") == []
