@@ -3,8 +3,9 @@
 Each :class:`Setting` holds a knob's name, the values it may take, its label and its help text.
 Everything that takes a setting is built from this one table, so they cannot drift apart:
 
-    the Train page's widgets        ui/settings_widgets.py   (label, help, choices, grid, slider step)
-    the Train page's URL            ui/settings_url.py       (``Setting.parse`` / ``Setting.text``)
+    the Train page's widgets        ui/widgets.py            (label, help, choices and their names, steps)
+    the Train page's URL            ui/train_settings.py     (``Setting.parse`` / ``Setting.text``)
+    lessons and teachers' links     ui/lessons.py            (which settings a link locks, by label)
     ``python -m nn.train``'s flags   nn/cli.py                (``Setting.parse`` as the argparse type)
     TrainConfig and ModelConfig      nn/train.py, nn/model.py (``check``)
 
@@ -161,17 +162,20 @@ class Setting:
 MAX_LAYERS = 8
 CLASS_RANGE = {"spirals": (2, 5), "blobs": (2, 6)}     # the other toy sets always have 2 classes
 
+# Short enough to show whole in the Train sidebar's selectbox (about 26 characters at most);
+# the help text and the Home page say the rest (how many images, what is bundled).
 DATASET_NAMES = {"xor": "XOR (four quadrants)", "spirals": "Spirals", "moons": "Two moons",
-                 "circles": "Circles (ring around a disc)", "blobs": "Gaussian blobs",
-                 "mnist-sample": "MNIST digits, bundled sample (10,000)",
-                 "mnist": "MNIST digits, full (70,000)",
-                 "fashion-mnist": "Fashion-MNIST clothes (70,000)"}
+                 "circles": "Circles (ring and disc)", "blobs": "Gaussian blobs",
+                 "mnist-sample": "MNIST digits (10k sample)",
+                 "mnist": "MNIST digits (all 70k)",
+                 "fashion-mnist": "Fashion-MNIST (clothes)"}
 
 _SETTINGS = (
     # ----- data
     Setting("dataset", str, "Dataset", choices=TOY_DATASETS + IMAGE_DATASETS, names=DATASET_NAMES, url="data",
             help="2-D points show the decision regions as they form; digits show which digits get "
-                 "confused and what neurons look for."),
+                 "confused and what neurons look for. The 10k sample of MNIST digits is bundled and works "
+                 "offline; all 70,000 MNIST digits and Fashion-MNIST's clothes are downloaded once."),
     Setting("n_points", int, "Number of points", low=4, high=20_000, url="n", flag="--n-samples",
             grid=(4, 50, 100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000, 5000, 10_000, 20_000),
             help="Points in a 2-D dataset. More points outline the shape better and make overfitting harder."),
@@ -219,10 +223,10 @@ _SETTINGS = (
                  "faster and tolerate larger learning rates."),
     Setting("loss", str, "Loss", choices=LOSSES,
             names={"softmax_ce": "Softmax cross-entropy", "mse": "Mean squared error",
-                   "sigmoid_bce": "Sigmoid binary cross-entropy (2 classes, 1 output)"},
+                   "sigmoid_bce": "Binary cross-entropy"},
             help="What the network is punished for. Cross-entropy is made for classes and learns fast "
-                 "when it is badly wrong; squared error learns slowly there; the sigmoid version gives "
-                 "a 2-class problem a single output neuron, as in the classic XOR net."),
+                 "when it is badly wrong; squared error learns slowly there; binary cross-entropy gives "
+                 "a 2-class problem a single sigmoid output neuron, as in the classic XOR net."),
     # ----- training
     Setting("optimizer", str, "Optimiser", choices=OPTIMIZERS, url="opt",
             names={"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov momentum",
@@ -245,10 +249,10 @@ _SETTINGS = (
     Setting("rho", float, "ρ (memory of squared gradients)", low=0.0, high=0.99, step=0.01,
             help="How long RMSprop remembers gradient sizes to scale each step."),
     Setting("schedule", str, "Learning-rate schedule", choices=SCHEDULES,
-            names={"constant": "Constant", "step": "Step down every few epochs", "cosine": "Cosine to 1%"},
-            help="Constant keeps the rate; step multiplies it by γ every few epochs; cosine lowers it "
+            names={"constant": "Constant", "step": "Drop every few epochs", "cosine": "Cosine, down to 1%"},
+            help="Constant keeps the rate; dropping multiplies it by γ every few epochs; cosine lowers it "
                  "smoothly to 1% by the last epoch. Smaller steps late in training settle into a minimum."),
-    Setting("step_epochs", int, "Step every (epochs)", low=1, high=1000, url="step",
+    Setting("step_epochs", int, "Drop every (epochs)", low=1, high=1000, url="step",
             help="How many epochs between two drops of the learning rate (step schedule)."),
     Setting("gamma", float, "γ (multiply by)", low=0.05, high=1.0, step=0.05,
             help="The factor applied at each drop of the step schedule: 0.5 halves the rate."),

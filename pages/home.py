@@ -1,4 +1,5 @@
-"""Home: what this app is, a picture of each page, and which models and data are here.
+"""Home: what this app is, where a newcomer starts (the first lesson), the lessons, a picture of
+each page, and which models and data are here.
 
 Pictures are the browser tests' screenshots (docs/screenshots/<page>.png), shown when present.
 The model card is weights/default.json, written next to the shipped model by `python -m nn.train`.
@@ -14,6 +15,8 @@ import streamlit as st
 from PIL import Image
 
 from nn.data import SAMPLE_PATH, SOURCES, data_dir, is_downloaded
+from nn.settings import DATASET_NAMES
+from ui.lessons import LESSONS, PAGE_FILES, PAGE_TITLES, lesson_query
 from ui.navigation import through_app
 from ui.shared import (
     MAX_LISTED,
@@ -85,6 +88,24 @@ st.markdown(
     "to learn how it works by touching one. Every number you see here is computed by the `nn` package: "
     "its layers, its backward pass, its optimisers. Nothing comes from a deep-learning library.")
 
+first = LESSONS[0]
+with st.container(border=True, key="home_start"):
+    st.markdown("**New here?** Start with a guided experiment: press Start, watch what happens, change "
+                f"one thing. The first lesson: *{first.title.lower()}*.")
+    st.page_link(PAGE_FILES[first.page], label="Start the first lesson", icon=":material/school:",
+                 query_params=lesson_query(first), help=first.summary)
+
+st.header("Lessons")
+st.markdown("Each lesson opens a page with an experiment set up, the settings that matter within reach "
+            "(the others put away) and what to look for. **Unlock all settings** on the lesson's card "
+            "gives you every control back.")
+for row in range(0, len(LESSONS), 2):
+    for number, lesson, column in zip(range(row + 1, row + 3), LESSONS[row:row + 2], st.columns(2, gap="medium")):
+        with column:
+            st.page_link(PAGE_FILES[lesson.page], label=f"{number}. {lesson.title}", icon=":material/school:",
+                         query_params=lesson_query(lesson), help=f"Opens the {PAGE_TITLES[lesson.page]} page.")
+            st.caption(lesson.summary)
+
 st.header("Three pages")
 for column, (path, title, shot, icon, text) in zip(st.columns(len(TOUR), gap="medium"), TOUR):
     with column:
@@ -117,13 +138,13 @@ with left:
             lines.append(f"- Accuracy on held-out digits: **{acc:.1%}**{held_out}")
         if card.get("dataset"):
             augmented = ", with augmentation" if card.get("augment") else ""
-            lines.append(f"- Trained on: {card['dataset']}{augmented}")
+            lines.append(f"- Trained on: {DATASET_NAMES.get(card['dataset'], card['dataset'])}{augmented}")
         if card.get("date"):
             lines.append(f"- Date: {card['date']}")
         st.markdown("\n".join(lines))
         if card.get("command"):
             st.caption("Made with:")
-            st.code(card["command"], language="bash")
+            st.code(card["command"], language="bash", wrap_lines=True)
     models = list_digit_models()
     lines = []
     for kind, title, folder in (("shipped", "Shipped models", SHIPPED_MODEL.parent),
@@ -152,9 +173,9 @@ with right:
         else:
             st.markdown(f"- **{title}** (70,000 images, {SOURCES[name].megabytes} MB): not downloaded")
     st.caption(f"To get full MNIST (into `{data_dir()}`; set NN_DATA_DIR to choose another place):")
-    st.code(DOWNLOAD, language="bash")
+    st.code(DOWNLOAD, language="bash", wrap_lines=True)
     st.caption("and `python -m nn.data download fashion-mnist` for Fashion-MNIST. "
                "Then pick it on the Train page.")
 
 st.header("Run it")
-st.code("pip install -r requirements.txt\nstreamlit run app.py", language="bash")
+st.code("pip install -r requirements.txt\nstreamlit run app.py", language="bash", wrap_lines=True)

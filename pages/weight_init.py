@@ -15,9 +15,10 @@ import streamlit as st
 from nn.initexp import TrainSettings, compare_inits, run_experiment, train_comparison, verdict
 from ui import init_charts
 from ui.init_settings import (ACTIVATION_NAMES, CUSTOM, INIT_LABELS, KEYS, SETTINGS, SETTINGS_KEY, VIEWS, apply,
-                              from_widgets, link, restore)
+                              from_query, from_widgets, link, restore)
 from ui.init_views import (RULE_OF_THUMB, VERDICT_COLOURS, compare_table, explain, explain_compare, explain_runs,
                            layer_table, number, run_summary, runs_table)
+from ui.lessons import WEIGHT_INIT, is_hidden, is_locked, lesson_card, lesson_link_box, link_params, pending_settings
 from ui.navigation import through_app
 from ui.processes import JobFailed, run_in_process
 from ui.run_history import RunHistory, labels, versus
@@ -56,9 +57,22 @@ def _help(name: str) -> str:
     return SETTINGS[name].help
 
 
+def _locked(name: str) -> bool:
+    return is_locked(name, WEIGHT_INIT)
+
+
+def _shown(name: str) -> bool:
+    return not is_hidden(name, WEIGHT_INIT)
+
+
 # --------------------------------------------------------------------------- settings
 
 link_warnings = restore(ss, st.query_params.to_dict())
+lesson_params = pending_settings(WEIGHT_INIT)        # a lesson link just opened: its experiment
+if lesson_params is not None:
+    lesson_settings, lesson_warnings = from_query(lesson_params)
+    apply(ss, lesson_settings)
+    link_warnings = lesson_warnings
 compare = ss[KEYS["view"]] == "compare"
 
 st.title("Weight initialisation")
@@ -69,37 +83,49 @@ st.markdown(
     "sidebar and watch the picture change.")
 for warning in link_warnings:
     st.warning(plain(warning), icon=":material/link_off:")
+lesson_card(WEIGHT_INIT)
 
 with st.sidebar:
     st.header("Experiment")
     init_help = _help("init") + (" The compare view shows all four classic ones side by side; switch to "
                                  "One initialisation to pick one." if compare else "")
-    if st.radio(_label("init"), INIT_LABELS, key=KEYS["init"], disabled=compare, help=init_help) == CUSTOM:
+    # a lesson (ui/lessons.py) draws its locked settings disabled and leaves out the ones it hides
+    if _shown("init") and st.radio(_label("init"), INIT_LABELS, key=KEYS["init"], disabled=compare or _locked("init"),
+                                   help=init_help) == CUSTOM and _shown("std"):
         st.select_slider(_label("std"), SETTINGS["std"].options(ss[KEYS["std"]]), key=KEYS["std"],
-                         format_func=lambda v: f"{v:g}", disabled=compare, help=_help("std"))
-    st.selectbox(_label("activation"), SETTINGS["activation"].choices, format_func=ACTIVATION_NAMES.get,
-                 key=KEYS["activation"], help=_help("activation"))
-    st.slider(_label("n_layers"), int(SETTINGS["n_layers"].low), int(SETTINGS["n_layers"].high),
-              key=KEYS["n_layers"], help=_help("n_layers"))
-    st.select_slider(_label("units"), SETTINGS["units"].options(ss[KEYS["units"]]), key=KEYS["units"],
-                     help=_help("units"))
-    st.toggle(_label("batchnorm"), key=KEYS["batchnorm"], help=_help("batchnorm"))
-    st.number_input(_label("seed"), int(SETTINGS["seed"].low), int(SETTINGS["seed"].high), step=1,
-                    key=KEYS["seed"], help=_help("seed"))
+                         format_func=lambda v: f"{v:g}", disabled=compare or _locked("std"), help=_help("std"))
+    if _shown("activation"):
+        st.selectbox(_label("activation"), SETTINGS["activation"].choices, format_func=ACTIVATION_NAMES.get,
+                     key=KEYS["activation"], disabled=_locked("activation"), help=_help("activation"))
+    if _shown("n_layers"):
+        st.slider(_label("n_layers"), int(SETTINGS["n_layers"].low), int(SETTINGS["n_layers"].high),
+                  key=KEYS["n_layers"], disabled=_locked("n_layers"), help=_help("n_layers"))
+    if _shown("units"):
+        st.select_slider(_label("units"), SETTINGS["units"].options(ss[KEYS["units"]]), key=KEYS["units"],
+                         disabled=_locked("units"), help=_help("units"))
+    if _shown("batchnorm"):
+        st.toggle(_label("batchnorm"), key=KEYS["batchnorm"], disabled=_locked("batchnorm"), help=_help("batchnorm"))
+    if _shown("seed"):
+        st.number_input(_label("seed"), int(SETTINGS["seed"].low), int(SETTINGS["seed"].high), step=1,
+                        key=KEYS["seed"], disabled=_locked("seed"), help=_help("seed"))
     weight_note = st.empty()
 
 c_view, c_kind = st.columns([2, 1])
-with c_view:
-    st.radio(_label("view"), list(VIEWS), format_func=VIEWS.get, horizontal=True, key=KEYS["view"],
-             label_visibility="collapsed", help=_help("view"))
-if compare:
+if _shown("view"):
+    with c_view:
+        st.radio(_label("view"), list(VIEWS), format_func=VIEWS.get, horizontal=True, key=KEYS["view"],
+                 label_visibility="collapsed", disabled=_locked("view"), help=_help("view"))
+if compare and _shown("grid"):
     with c_kind:
         st.radio(_label("grid"), SETTINGS["grid"].choices, horizontal=True, key=KEYS["grid"],
-                 label_visibility="collapsed", help=_help("grid"))
+                 label_visibility="collapsed", disabled=_locked("grid"), help=_help("grid"))
 
 settings = from_widgets(ss)
 ss[SETTINGS_KEY] = settings
-st.query_params.from_dict(link(ss, settings))
+query = link(ss, settings)
+st.query_params.from_dict({**query, **link_params(WEIGHT_INIT)})      # a reload keeps the lesson too
+with st.sidebar:
+    lesson_link_box(WEIGHT_INIT, query)
 config, choice, units = settings.experiment(), settings.choice, settings.units
 act_name = ACTIVATION_NAMES[settings.activation]
 

@@ -102,3 +102,21 @@ def test_missing_model_card_is_reported_not_fatal(dirs, monkeypatch, tmp_path):
     monkeypatch.setattr(common, "SHIPPED_MODEL", tmp_path / "nowhere" / "default.npz")
     at = run_home()
     assert any("missing or unreadable" in w.value for w in at.warning)
+
+
+def test_a_newcomer_is_pointed_at_the_first_lesson_then_the_others(dirs):
+    from urllib.parse import parse_qsl
+
+    from ui.lessons import LESSONS, lesson_query
+
+    at = run_home()
+    links = at.get("page_link")
+    start = next(link.proto for link in links if link.proto.label == "Start the first lesson")
+    assert start.page == LESSONS[0].page and dict(parse_qsl(start.query_string)) == lesson_query(LESSONS[0])
+    listed = [link.proto for link in links if link.proto.query_string and link.proto.label != "Start the first lesson"]
+    assert [dict(parse_qsl(p.query_string))["lesson"] for p in listed] == [lesson.slug for lesson in LESSONS]
+    assert all(lesson.title in p.label for p, lesson in zip(listed, LESSONS))
+    assert all(lesson.summary in text(at) for lesson in LESSONS)                      # one line each
+    # the tour's links are still there, and every command box wraps instead of being cut off
+    assert {p.proto.page for p in links if not p.proto.query_string} >= {"train", "weight_init", "draw"}
+    assert all(c.proto.wrap_lines for c in at.code)

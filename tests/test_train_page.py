@@ -1,13 +1,15 @@
 """The Train page under Streamlit's AppTest, plus its settings <-> URL logic and its run controller.
 
-Training runs in a worker process (pages/train_session.py); Step trains one epoch synchronously,
-so these tests drive the page without timing, except the Start/Pause test, which needs a little.
+Training runs in a worker process (ui/train_worker.py); Step trains one epoch synchronously,
+so these tests drive the page without timing, except those that Start a run and wait for its end.
 """
 from __future__ import annotations
 
 import base64
 import io
 import json
+import os
+import signal
 import time
 from dataclasses import replace
 
@@ -23,9 +25,16 @@ from nn.download import DownloadError
 from nn.features import expand
 from nn.model import MLP
 from nn.neurons import plane
+from nn.files import write_json
+from nn.settings import DATASET_NAMES
+from ui import run_slots
 from ui.network_picture import network_figure
-from ui.run_client import LiveRun, RunError, RunLost
-from ui.run_protocol import Inspect, RestoreEdits, RunData, SetNeuronOff, SetParam, Snapshot, StepEpoch, TraceStep
+from ui.run_client import SERVER_ID, LiveRun, RunError, RunLost, lost_runs, mark_live, unmark_live
+from ui.run_compare import facts, worth_keeping
+from ui.run_history import RunHistory, labels
+from ui.run_protocol import (Inspect, RestoreEdits, RunData, SetNeuronOff, SetParam, Snapshot, StepEpoch, TraceStep,
+                             shared_folders)
+from ui.run_slots import Slots
 from ui.train_settings import architecture, defaults_for, from_query, model_config, to_query
 from ui.train_worker import LIVE_VAL_PARTS, NETWORK_GRID, NEURON_GRID, Worker
 
@@ -344,12 +353,249 @@ def test_link_opens_the_same_experiment(apps):
 
 
 def test_divergence_stops_and_says_what_to_try(apps):
+    """The loss became NaN in the first epoch: the Trainer stops it, the verdict says so in red."""
     at = apps({"opt": "sgd", "lr": "10", "act": "relu", "init": "normal", "std": "1", "layers": "64,64,64"})
     at.button(key="train_step").click().run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
-    assert "diverged" in errors and "smaller" in errors and "Reset" in errors
+    assert "Diverged" in errors and "diverged at epoch 1" in errors and "from 10 to 1" in errors and "Reset" in errors
+    assert not at.success
     assert at.button(key="train_step").disabled and at.button(key="train_resume").disabled
+    assert len(at.session_state["train_history"]) == 1                  # it ended: kept, though not one epoch
+
+
+def _train_to_the_end(at: AppTest, seconds: float = 60) -> None:
+    """Press Start and wait for the run to finish (or diverge), then draw the page again."""
+    at.button(key="train_start").click().run()
+    run = at.session_state["train_run"]
+    deadline = time.monotonic() + seconds
+    while run.still_training() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at.run()
+    assert not at.exception and run.status["done"]
+
+
+# each verdict kind, reached by a short real run, shown in its colour: only "learned" is a success
+VERDICT_RUNS = {
+    "learned": ({"data": "xor", "layers": "8", "epochs": "15", "lr": "0.05"}, "success", "Learned: 9"),
+    "stuck": ({"data": "xor", "layers": "8", "opt": "sgd", "lr": "0.0001", "epochs": "10"}, "warning",
+              "Stuck near chance"),
+    "diverged": ({"data": "spirals", "opt": "sgd", "lr": "10", "epochs": "10"}, "error", "Diverged: the loss exploded"),
+    "overfitting": ({"data": "moons", "n": "40", "noise": "0.4", "val": "0.5", "layers": "128,128", "batch": "20",
+                     "lr": "0.01", "epochs": "100"}, "warning", "Overfitting"),
+    "still_improving": ({"data": "spirals", "lr": "0.001", "epochs": "3"}, "info", "Still improving"),
+}
+
+
+@pytest.mark.parametrize("kind", list(VERDICT_RUNS))
+def test_a_finished_run_gets_an_honest_verdict(apps, kind):
+    query, element, headline = VERDICT_RUNS[kind]
+    at = apps(query)
+    _train_to_the_end(at)
+    run = at.session_state["train_run"]
+    assert run.status["verdict"]["kind"] == kind
+    shown = [e.value for e in getattr(at, element) if headline in e.value]
+    assert len(shown) == 1 and run.status["verdict"]["why"] in shown[0] and "Compare runs" in shown[0]
+    assert not any("Finished all" in e.value for e in at.success)
+    if kind != "learned":
+        assert not at.success                       # SGD at lr 10 no longer reads as a success
+    kept = at.session_state["train_history"].runs
+    assert len(kept) == 1 and kept[0].result.verdict["kind"] == kind
+
+
+def test_a_paused_run_says_how_it_does_so_far(spirals_data):
+    worker = Worker(replace(SPIRALS_DEFAULT, epochs=3), spirals_data)
+    assert worker.handle(Snapshot(frozenset({"verdict"})))["verdict"] is None        # no epoch yet
+    status = worker.handle(StepEpoch())
+    assert status["verdict"] is None                       # not done: not sent unasked ...
+    so_far = worker.handle(Snapshot(frozenset({"verdict"})))["verdict"]
+    assert so_far["kind"] in ("learned", "still_improving", "stuck") and so_far["why"]   # ... but on request
+    worker.handle(StepEpoch())
+    assert worker.handle(StepEpoch())["verdict"]["kind"] == worker.verdict()["kind"]     # done: always sent
+
+
+# ----- every run kept: compare, restore ----------------------------------------------------------
+
+def test_runs_are_kept_compared_and_restored(apps):
+    at = apps({"data": "xor", "layers": "8", "epochs": "3", "lr": "0.05"})
+    assert not any(s.value == "Compare runs" for s in at.subheader)          # nothing kept yet
+    for _ in range(3):
+        at.button(key="train_step").click().run()
+    history = at.session_state["train_history"]
+    assert [r.number for r in history] == [1]                                  # it ended: kept at once
+    assert any(s.value == "Compare runs" for s in at.subheader)
+    at.select_slider(key="train_lr").set_value(0.5).run()
+    at.button(key="train_reset").click().run()
+    assert len(history) == 1                                                   # kept once, not twice
+    at.button(key="train_step").click().run()
+    at.button(key="train_reset").click().run()                                 # one epoch: kept on Reset
+    assert [r.number for r in history] == [1, 2]
+    assert not at.exception
+    assert at.multiselect(key="train_compare_shown").value == [1, 2]           # the last two
+    loss, accuracy = charts(at)[-2:]
+    for figure in (loss, accuracy):
+        assert {t["name"] for t in figure["data"] if t.get("showlegend")} == {"#1 lr 0.05", "#2 lr 0.5"}
+        # training and validation, one point per epoch: 3 for run 1, 1 for run 2
+        assert sum(len(array(t["x"])) for t in figure["data"]) == 2 * (3 + 1)
+    assert "Loss" in loss["layout"]["title"]["text"] and "Accuracy" in accuracy["layout"]["title"]["text"]
+    assert any(m.value == "**lr 0.05 vs lr 0.5**" for m in at.markdown)
+    table = next(t.value for t in at.table if "verdict" in t.value.columns)
+    assert list(table.index) == ["#1", "#2"] and list(table["what differs"]) == ["lr 0.05", "lr 0.5"]
+    assert list(table["Learning rate"]) == ["lr 0.05", "lr 0.5"] and list(table["epochs"]) == ["3", "1 of 3"]
+    assert table["verdict"]["#1"] == history.get(1).result.verdict["headline"]
+    assert all(v.endswith("%") for v in table["validation accuracy"])
+
+    at.button(key="train_step").click().run()                                  # a third run, live
+    at.button(key="train_runs_restore_1").click().run()                        # one click
+    assert "train_run" not in at.session_state and len(history) == 3          # closed into the history
+    assert at.select_slider(key="train_lr").value == 0.05 and at.query_params["lr"] == "0.05"
+    assert at.button(key="train_runs_restore_1").disabled                      # these are the settings now
+    assert any("run #1 are back" in i.value for i in at.info)
+    at.button(key="train_clear_runs").click().run()
+    assert len(history) == 0 and not any(s.value == "Compare runs" for s in at.subheader)
+
+
+def test_only_runs_that_got_somewhere_are_kept():
+    assert not worth_keeping({"done": False, "diverged": None, "epoch_x": []})
+    assert worth_keeping({"done": False, "diverged": None, "epoch_x": [1]})
+    assert worth_keeping({"done": True, "diverged": "diverged at epoch 1, batch 2", "epoch_x": []})
+    history = RunHistory(limit=3)
+    for k in range(5):
+        history.add(k, None, {}, None)
+    assert [r.number for r in history] == [3, 4, 5]                             # the newest three
+
+
+def test_labels_say_in_words_what_differs():
+    class Kept:
+        def __init__(self, number, **changes):
+            self.number, self.facts = number, facts(replace(SPIRALS_DEFAULT, **changes))
+
+    runs = [Kept(1, lr=0.1), Kept(2, lr=0.01)]
+    assert labels(runs) == {1: "lr 0.1", 2: "lr 0.01"}
+    runs = [Kept(1, optimizer="sgd"), Kept(2), Kept(3, optimizer="momentum", momentum=0.8), Kept(4, hidden=(8,))]
+    assert labels(runs) == {1: "2 layers of 16, SGD", 2: "2 layers of 16, Adam", 3: "2 layers of 16, SGD + momentum 0.8",
+                            4: "1 layer of 8, Adam"}
+    digits, full = facts(defaults_for("mnist-sample")), facts(defaults_for("mnist"))
+    assert "noise" not in digits and digits["dataset"] == DATASET_NAMES["mnist-sample"] != full["dataset"]
+
+
+def test_switching_data_keeps_the_run_and_starts_afresh(apps):
+    at = apps()
+    at.button(key="train_step").click().run()
+    at.selectbox(key="train_dataset").set_value("mnist-sample").run()
+    assert not at.exception
+    assert "train_run" not in at.session_state and len(at.session_state["train_history"]) == 1
+    said = [m.value for m in [*at.info, *at.warning, *at.error, *at.success] if "Switched" in m.value
+            or "Settings changed" in m.value or "Finished" in m.value]
+    assert said == [f"Switched to {DATASET_NAMES['mnist-sample']}: the run on Spirals is kept under **Compare runs**. "
+                    "Press Start to train on the new data."]
+    assert not any("Decision regions" in t for t in chart_titles(at))         # no stale run on screen
+    assert not at.button(key="train_start").disabled and len(at.metric) == 0
+    assert at.slider(key="train_layers").value == 2 and at.select_slider(key="train_width_0").value == 128
+    at.button(key="train_step").click().run()
+    assert any("Confusion matrix" in t for t in chart_titles(at))
+    assert not any("Switched" in i.value for i in at.info)                     # said once
+
+
+# ----- faults: a queue, a dead process, a restart --------------------------------------------------
+
+def _learner_folder(at: AppTest, tmp_path):
+    return tmp_path / "weights" / "learners" / at.session_state["_nn_learner"]
+
+
+def test_a_killed_training_process_is_told_once_and_start_works_again(apps, tmp_path):
+    at = apps({"epochs": "5000"})
+    at.button(key="train_step").click().run()
+    folder = _learner_folder(at, tmp_path)
+    assert len(list(folder.glob(".live-run-*.json"))) == 1                     # a run is live
+    at.button(key="train_resume").click().run()
+    run = at.session_state["train_run"]
+    assert run.running
+    os.kill(run.pid, signal.SIGKILL)                                           # mid-run
+    run._process.join(5)
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "stopped from outside (signal 9)" in errors[0] and "Press Start" in errors[0]
+    assert "kept as run #1" in errors[0]
+    for key in ("train_pause", "train_resume", "train_save"):
+        assert at.button(key=key).disabled, key
+    assert not at.button(key="train_start").disabled
+    kept = at.session_state["train_history"].get(1)
+    assert kept.result.lost and kept.result.epoch[:1] == (1,)                 # what the page last saw
+    assert not list(folder.glob(".live-run-*.json"))
+    at.button(key="train_step").click().run()                                  # a fresh run trains
+    assert metric(at, "Epoch") == "1.0" and not at.error
+    at.button(key="train_reset").click().run()
+    assert not list(folder.glob(".live-run-*.json"))
+
+
+def test_a_run_lost_to_a_server_restart_is_told_once(apps, tmp_path):
+    token = "A" * 22
+    folder = tmp_path / "weights" / "learners" / token
+    write_json(folder / ".live-run-old-session.json", {"server": "an-earlier-server", "session": "old-session"})
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.session_state["_nn_learner"] = token                      # the learner's cookie, as after a restart
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    told = [w.value for w in at.warning if "lost" in w.value]
+    assert told == ["Your last run was lost when the server restarted (or its process ended). "
+                    "Press Start to train again."]
+    assert not list(folder.glob(".live-run-*"))
+    at.button(key="train_step").click().run()
+    assert not any("lost" in w.value for w in at.warning)
+    at.session_state["train_run"].close()
+
+
+def test_markers_tell_a_restart_from_another_tab(tmp_path):
+    mark_live(tmp_path, "mine")
+    mark_live(tmp_path, "other-tab")
+    mark_live(tmp_path, "closed-tab")
+    write_json(tmp_path / ".live-run-before.json", {"server": "an-earlier-server", "session": "before"})
+    (tmp_path / ".live-run-broken.json").write_text("{not json")
+    active = {"other-tab": True, "closed-tab": False}
+    assert sorted(lost_runs(tmp_path, "mine", lambda s: active.get(s, False))) == ["closed", "restart", "restart"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".live-run-mine.json", ".live-run-other-tab.json"]
+    assert json.loads((tmp_path / ".live-run-mine.json").read_text())["server"] == SERVER_ID
+    unmark_live(tmp_path, "mine")
+    unmark_live(tmp_path, "mine")                                # twice: no error
+    assert [p.name for p in tmp_path.iterdir()] == [".live-run-other-tab.json"]
+
+
+def test_waiting_for_a_training_place_is_shown(apps, monkeypatch, spirals_data):
+    monkeypatch.setattr(run_slots, "_slots", Slots(limit=1, turn_seconds=1000))
+    monkeypatch.setattr(Slots, "_ensure_keeper", lambda self: None)
+    other = LiveRun(replace(SPIRALS_DEFAULT, epochs=5000), spirals_data)
+    try:
+        other.start()
+        at = apps({"epochs": "5000"})
+        at.button(key="train_start").click().run()
+        run = at.session_state["train_run"]
+        assert run.place == 1 and not run.running
+        told = [i.value for i in at.info if "Waiting for a training place" in i.value]
+        assert len(told) == 1 and "no runs ahead of you" in told[0]
+        assert not at.button(key="train_pause").disabled                    # leave the queue
+        assert at.button(key="train_step").disabled and at.button(key="train_resume").disabled
+        other.pause()                                                      # a place is free: its turn
+        assert run.place == 0 and run.running
+        at.run()
+        assert not any("Waiting" in i.value for i in at.info) and not at.button(key="train_pause").disabled
+        at.button(key="train_pause").click().run()
+        assert not run.running
+    finally:
+        other.close()
+
+
+def test_image_data_is_shared_with_the_training_processes(tmp_path):
+    ds = load_dataset("spirals", n=100)
+    arrays = (ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
+    (tmp_path / "a-file").write_text("")
+    data = RunData.shared_if_possible([tmp_path / "a-file" / "sub", tmp_path / "ok"], *arrays)
+    assert data.files and all(str(tmp_path / "ok") in f for f in data.files.values())     # the first that works
+    data = RunData.shared_if_possible([tmp_path / "a-file" / "sub"], *arrays)
+    assert data.files is None and np.array_equal(data.x_train, ds.x_train)                 # none: in memory
+    assert all(isinstance(f, type(tmp_path)) for f in shared_folders())
 
 
 def test_gradient_check_shows_small_errors(apps):
@@ -427,19 +673,6 @@ def test_full_dataset_offline_keeps_the_page_working(apps, monkeypatch, tmp_path
     at.button(key="train_step").click().run()                          # trains on the bundled sample
     assert metric(at, "Epoch") == "1.0"
     assert at.session_state["train_run"].info["n_train"] == 8000
-
-
-def test_switching_data_during_a_run_keeps_showing_the_run(apps):
-    at = apps()
-    at.button(key="train_step").click().run()
-    at.selectbox(key="train_dataset").set_value("mnist-sample").run()
-    assert not at.exception
-    assert any("Settings changed" in w.value for w in at.warning)
-    assert any("Decision regions" in t for t in chart_titles(at))          # still the spirals run
-    assert at.slider(key="train_layers").value == 2 and at.select_slider(key="train_width_0").value == 128
-    at.button(key="train_reset").click().run()
-    at.button(key="train_step").click().run()
-    assert any("Confusion matrix" in t for t in chart_titles(at))
 
 
 # ----- inside the network: features, the network picture, touching it, one step with numbers ----------
@@ -568,7 +801,7 @@ def test_the_network_cannot_be_touched_when_it_is_too_big_to_draw(spirals_data):
 
 
 def test_features_from_the_link_to_the_sidebar_and_back(apps):
-    at = apps({"data": "circles", "features": "x2^2,x1^2", "layers": "none"})
+    at = apps({"data": "circles", "features": "x2^2,x1^2", "layers": "none", "lr": "0.02"})
     ticked = {c.label for c in at.checkbox if c.key and c.key.startswith("train_features.") and c.value}
     assert ticked == {"x₁²", "x₂²"}
     assert "Network: 2 → 2 (6 parameters)" in at.info[0].value

@@ -305,3 +305,26 @@ def test_every_activation_and_initialisation_renders(at):
                 assert word in words[activation], (activation, init, bn, word)
                 assert len(charts(at)) == 2
                 assert markdown(at).count("**") >= 2          # an explanation was written
+
+
+# ----- lessons (ui/lessons.py) ----------------------------------------------------------------------
+
+def test_a_teacher_link_from_this_page_opens_the_experiment_locked():
+    from urllib.parse import parse_qsl, urlsplit
+
+    at = open_page({"act": "tanh", "layers": "3"})
+    assert not any(b.key == "wi_lesson_unlock" for b in at.button)            # no lesson, no card
+    at.multiselect(key="wi_lesson_lock").set_value(["activation", "n_layers"]).run()
+    at.text_input(key="wi_lesson_note").input("Find the std that keeps tanh alive").run()
+    link = next(c.value for c in at.sidebar.code)
+    params = dict(parse_qsl(urlsplit(link).query))
+    assert urlsplit(link).path.endswith("/weight_init")
+    assert params == {"act": "tanh", "layers": "3", "lock": "activation,n_layers",
+                      "note": "Find the std that keeps tanh alive"}
+    learner = open_page(params)                                                # a fresh session opens it
+    assert learner.selectbox(key="wi_act").disabled and learner.slider(key="wi_layers").disabled
+    assert learner.selectbox(key="wi_act").value == "tanh" and not learner.radio(key="wi_init").disabled
+    assert learner.number_input(key="wi_seed").value == 0                      # a teacher's link hides nothing
+    assert any("Find the std that keeps tanh alive" in m.value for m in learner.markdown)
+    learner.button(key="wi_lesson_unlock").click().run()
+    assert not learner.selectbox(key="wi_act").disabled and "lock" not in learner.query_params

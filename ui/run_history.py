@@ -1,7 +1,8 @@
 """Every run of a session, kept until the learner clears it, and labels saying how runs differ.
 
     RunHistory   the runs of one page in one session (it lives in st.session_state, never in a
-                 module global): add, find by what defines the experiment, get by number, clear
+                 module global): add, find by what defines the experiment, get by number, clear;
+                 with a ``limit``, only the newest runs are kept
     differing    which facts differ between some runs
     labels       each run labelled by what differs from the others ("ReLU, 10 layers")
     versus       the same as one title ("ReLU, 10 layers vs sigmoid, 5 layers")
@@ -35,14 +36,18 @@ class RunHistory:
 
     runs: list[Run] = field(default_factory=list)
     _next: int = 1
+    limit: int | None = None      # keep at most this many runs (the newest); None: all
 
     def add(self, key: Hashable, settings: Any, facts: Mapping[str, str], result: Any,
             seconds: float = 0.0) -> Run:
-        """Keep a new run (one with the same key is replaced: the same experiment, run again)."""
+        """Keep a new run (one with the same key is replaced: the same experiment, run again; beyond
+        ``limit`` runs, the oldest is forgotten)."""
         self.runs = [r for r in self.runs if r.key != key]
         run = Run(self._next, key, settings, dict(facts), result, seconds)
         self._next += 1
         self.runs.append(run)
+        if self.limit is not None and len(self.runs) > self.limit:
+            del self.runs[:len(self.runs) - self.limit]
         return run
 
     def find(self, key: Hashable) -> Run | None:

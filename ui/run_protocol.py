@@ -5,11 +5,14 @@ The page (ui/run_client.py) sends a ``Request(seq, command)``; the training proc
 the command's result, or the message for the learner when ok is False. Commands:
 
     Start        train continuously until Pause, the last epoch or divergence -> status
+                 (every status: running, done, diverged, progress, epoch, seconds, ..., and
+                 once the run is done, "verdict": nn.verdict's Verdict.to_dict())
     Pause        stop after the current slice (mid-epoch)                     -> status
     StepEpoch    train to the end of the current epoch, then stop             -> status
     SetLr(lr)    change the base learning rate from the next batch on         -> None
-    Snapshot(v, n)  status, history and the views v (boundary, confusion, ...), and with n = (layer,
-                 unit) that neuron as Inspect gives it ("neuron")                  -> dict
+    Snapshot(v, n)  status, history and the views v (boundary, confusion, ..., "verdict": the verdict
+                 so far while stopped), and with n = (layer, unit) that neuron as Inspect gives it
+                 ("neuron")                                                         -> dict
     GradCheck    backprop against central differences on a few samples         -> [(name, error)]
     Save(p, c)   write the model to p with card c                              -> str(path)
     Inspect(l, u)           neuron u of Dense layer l: its picture, weights, bias, their latest
@@ -26,11 +29,14 @@ the command's result, or the message for the learner when ok is False. Commands:
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from nn.data import data_dir
 from nn.files import atomic_file
 
 
@@ -84,12 +90,31 @@ class RunData:
         arrays = {name: np.load(files[name], mmap_mode="r", allow_pickle=False) for name in cls.ARRAYS}
         return cls(**arrays, n_classes=n_classes, bounds=bounds, augment=augment, files=files)
 
+    @classmethod
+    def shared_if_possible(cls, folders: Sequence[Path], x_train: np.ndarray, y_train: np.ndarray,
+                           x_val: np.ndarray, y_val: np.ndarray, n_classes: int, bounds: tuple | None,
+                           augment: bool = False) -> "RunData":
+        """``shared`` in the first of ``folders`` that can be written (default: ``shared_folders()``);
+        if none can (a read-only home, a full disk), the arrays as they are, pickled to each process."""
+        for folder in folders:
+            try:
+                return cls.shared(folder, x_train, y_train, x_val, y_val, n_classes, bounds, augment)
+            except OSError:
+                continue
+        return cls(x_train, y_train, x_val, y_val, n_classes, bounds, augment)
+
     def __reduce__(self):
         # shared arrays travel to a training process as their file names, not as 30-220 MB of bytes
         if self.files is not None:
             return (RunData.open, (self.files, self.n_classes, self.bounds, self.augment))
         return (RunData, (self.x_train, self.y_train, self.x_val, self.y_val, self.n_classes, self.bounds,
                           self.augment))
+
+
+def shared_folders() -> tuple[Path, ...]:
+    """Where shared run data may be written, in order: beside the downloads (nn.data.data_dir()),
+    else the system's temporary folder."""
+    return data_dir() / "run-arrays", Path(tempfile.gettempdir()) / "nn-run-arrays"
 
 
 @dataclass(frozen=True)

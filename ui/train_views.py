@@ -1,7 +1,10 @@
-"""What the Train page shows of a running network: its numbers, and the looks inside it.
+"""What the Train page shows of a running network: its numbers, the looks inside it, and what
+became of it.
 
     render_metrics   epoch, losses, accuracies and learning rate of a snapshot, and a progress bar
     inside_figure    the chosen look inside: weights & activations, gradients, mistakes, neurons
+    verdict_banner   the verdict on a run that ended (nn/verdict.py), coloured by its kind
+    waiting_text     what a run waiting for a training place is told
 """
 from __future__ import annotations
 
@@ -79,3 +82,35 @@ def inside_figure(snap: dict, view: str, learned_only: bool, ds: Dataset, hidden
     width = hidden[0] if hidden else ds.n_classes
     who = "hidden units" if hidden else "outputs, one per class,"
     return charts.neurons_figure(weights, f"What {len(weights)} of the first layer's {width} {who} look for")
+
+
+# st.<kind> and icon of each verdict kind: only a run that learned is a success
+VERDICT_LOOK = {"learned": ("success", ":material/check_circle:"), "still_improving": ("info", ":material/trending_down:"),
+                "overfitting": ("warning", ":material/warning:"), "stuck": ("warning", ":material/warning:"),
+                "diverged": ("error", ":material/error:")}
+
+
+def verdict_text(verdict: dict) -> str:
+    """A verdict as one paragraph: "**Headline.** Why. What to try." (markdown)."""
+    return f"**{verdict['headline']}.** {verdict['why']} {verdict['try_next']}"
+
+
+def verdict_banner(verdict: dict | None, epochs: int) -> None:
+    """The verdict on a run that ended (finished its ``epochs`` or diverged), in the colour of its
+    kind, and what to do next; without a verdict, that it finished."""
+    after = (" This run is kept under **Compare runs** below: change a setting, press **Reset** and "
+             "**Start**, and compare.")
+    if verdict is None:
+        st.info(f"Finished all {epochs} epochs.{after}", icon=":material/flag:")
+        return
+    kind, icon = VERDICT_LOOK.get(verdict["kind"], ("info", ":material/info:"))
+    getattr(st, kind)(verdict_text(verdict) + after, icon=icon)
+
+
+def waiting_text(place: int, limit: int) -> str:
+    """What a run at ``place`` (1 = next) in the queue for one of ``limit`` training places is told."""
+    ahead = place - 1
+    queue = ("no runs ahead of you (you are next)" if ahead == 0
+             else f"{ahead} run{'s' if ahead > 1 else ''} ahead of you")
+    return (f"Waiting for a training place: {queue}. All {limit} training places of this server are in use; "
+            "your run starts by itself as soon as one is free (Pause leaves the queue).")

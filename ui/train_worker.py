@@ -34,6 +34,7 @@ from nn.model import MLP
 from nn.neurons import KeepOff, decision_grid, dense_indices, neuron_outputs, plane
 from nn.trace import trace_step
 from nn.train import Trainer, augment_digits
+from nn.verdict import verdict_for
 from ui.run_protocol import (Close, Command, GradCheck, Inspect, Pause, Reply, Request, RestoreEdits, RunData, Save,
                              SetLr, SetNeuronOff, SetParam, Snapshot, Start, Status, StepEpoch, TraceStep)
 from ui.run_slots import IDLE_SECONDS
@@ -130,6 +131,7 @@ class Worker:
         self._trained: dict | None = None       # the parameters (and loss) before the hand edits since training
         self._keep_off: KeepOff | None = None   # installed as the trainer's optimiser at the first switch-off
         self.edits = 0                          # hand edits so far (part of the picture's version)
+        self._verdict: tuple[tuple, dict | None] | None = None    # (what it judged, the verdict)
 
     def info(self) -> dict:
         return {"architecture": self.model.describe(), "n_params": self.model.n_params,
@@ -206,7 +208,23 @@ class Worker:
         return {"running": self.running, "done": t.done, "diverged": t.diverged,
                 "paused_reason": self.paused_reason, "progress": t.progress, "epoch": t.epoch,
                 "epochs": t.config.epochs, "samples_seen": t.samples_seen, "seconds": seconds,
-                "lr": t.lr, "base_lr": t.base_lr, "batches": len(t.history.batch_loss)}
+                "lr": t.lr, "base_lr": t.base_lr, "batches": len(t.history.batch_loss),
+                "verdict": self.verdict() if t.done else None}
+
+    def verdict(self) -> dict | None:
+        """nn.verdict's verdict on the run so far (``Verdict.to_dict()``: kind, headline, why,
+        try_next), or None while there is nothing to judge (no finished epoch, no divergence).
+        Judged again only when the run has moved (or its learning rate changed)."""
+        t = self.trainer
+        judged = (t.samples_seen, t.diverged, t.base_lr)
+        if self._verdict is None or self._verdict[0] != judged:
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    verdict = verdict_for(t).to_dict()
+            except ValueError:                  # not one epoch yet
+                verdict = None
+            self._verdict = (judged, verdict)
+        return self._verdict[1]
 
     # -- pictures --
     def snapshot(self, command: Snapshot) -> dict:
@@ -220,6 +238,8 @@ class Worker:
                    confident mistakes (validation indices, predicted class, probability)
         hist       histograms of each Dense layer's weights and each hidden layer's outputs
         neurons    the first layer's weights into up to 32 hidden units, (k, D), now and at the start
+        verdict    while stopped: the verdict so far (``verdict``; None before the first epoch). The
+                   status carries it anyway once the run is done (finished or diverged).
         """
         views = command.views
         self.last_seen = time.monotonic()
@@ -259,6 +279,8 @@ class Worker:
             w = model.dense_layers[0].params["W"]
             snap["neurons"] = np.ascontiguousarray(w[:, :32].T)
             snap["neurons_start"] = self._first_w0
+        if "verdict" in views and not self.running:
+            snap["verdict"] = self.verdict()
         return snap
 
     def _val_proba(self) -> np.ndarray:

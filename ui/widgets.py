@@ -66,9 +66,9 @@ def setting_widget(name: str, key: str, **kwargs):
 def width_widget(layer: int, key: str, **kwargs) -> int:
     """The width of hidden layer ``layer`` (1-based), from the steps of the "hidden" setting."""
     s = SETTINGS["hidden"]
-    return st.select_slider(f"Neurons in hidden layer {layer}", s.options(st.session_state.get(key)), key=key,
-                            help="Wider layers can draw more detailed boundaries, but are slower and overfit "
-                                 "more easily.", **kwargs)
+    return st.select_slider(f"Layer {layer}", s.options(st.session_state.get(key)), key=key,
+                            help=f"How many neurons hidden layer {layer} has (its width). Wider layers can draw "
+                                 "more detailed boundaries, but are slower and overfit more easily.", **kwargs)
 
 
 def _several_widget(s: Setting, key: str, disabled: bool = False, **kwargs) -> tuple:

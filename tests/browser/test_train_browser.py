@@ -1,4 +1,5 @@
-"""The Train page in a real browser: Start on spirals, the loss falls live, Pause stops it.
+"""The Train page in a real browser: Start on spirals, the loss falls live, Pause stops it; two runs
+compared and the first restored; the controls fit a laptop and a phone.
 
 Run with `pytest -s` to see the timings it measures (Start -> first chart update, redraws/s).
 """
@@ -136,3 +137,75 @@ def test_the_server_console_stays_clean(page, app_url, server_log):
     for noise in ("Traceback", "missing ScriptRunContext", "Session state does not function",
                   "no static folder found", "Error"):
         assert noise not in console, console
+
+
+LEGEND_JS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .legendtext")]
+    .map(e => e.textContent)"""
+TABLE_ROWS_JS = """() => [...document.querySelectorAll("[data-testid='stTable'] tbody tr")]
+    .map(r => r.innerText.replace(/\\s+/g, ' ').trim()).filter(t => t.startsWith('#'))"""
+BUTTONS_JS = """() => [...document.querySelectorAll(".st-key-train_controls button[data-testid^='stBaseButton']")]
+    .filter(b => b.offsetParent !== null)
+    .map(b => ({text: b.innerText.trim(), cut: b.scrollWidth > b.clientWidth + 1,
+                right: b.getBoundingClientRect().right, width: window.innerWidth}))"""
+
+
+def alerts(page) -> list[str]:
+    return [a.inner_text() for a in page.locator("[data-testid='stAlert']").all()]
+
+
+def test_two_runs_compared_and_the_first_restored(page, app_url):
+    """Run 1 to its verdict, another learning rate, Reset, run 2; Compare runs overlays both, lists
+    both, and one click puts run 1's settings back."""
+    open_train(page, app_url, "data=spirals&n=200&layers=8&epochs=5&lr=0.05")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("heading", name="Compare runs").wait_for()          # run 1 ended and is kept
+    wait_idle(page)
+    verdicts = [a for a in alerts(page) if "Compare runs" in a]
+    assert len(verdicts) == 1 and any(word in verdicts[0] for word in
+                                      ("Learned", "Still improving", "Stuck", "Overfitting", "Diverged"))
+    assert not any("Finished all" in a for a in alerts(page))
+
+    page.get_by_role("slider", name="Learning rate").focus()
+    page.keyboard.press("ArrowRight")                                     # one step up: 0.05 -> 0.1
+    page.wait_for_url("**lr=0.1**")
+    wait_idle(page)
+    page.get_by_role("button", name="Reset").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_function(f"() => ({TABLE_ROWS_JS})().length === 2")
+    page.wait_for_function(f"() => ({LEGEND_JS})().includes('#2 lr 0.1')")
+    wait_idle(page)
+    legend = page.evaluate(LEGEND_JS)
+    assert legend.count("#1 lr 0.05") == 2 and legend.count("#2 lr 0.1") == 2    # loss chart, accuracy chart
+    rows = page.evaluate(TABLE_ROWS_JS)
+    assert rows[0].startswith("#1 lr 0.05") and rows[1].startswith("#2 lr 0.1"), rows
+    page.get_by_role("heading", name="Compare runs").evaluate("e => e.scrollIntoView({block: 'start'})")
+    time.sleep(0.3)                                                        # the charts' own transition
+    screenshot(page, "train_compare")
+
+    page.get_by_role("button", name="Restore #1").click()
+    page.wait_for_url("**lr=0.05**")
+    wait_idle(page)
+    assert any("run #1 are back" in a for a in alerts(page))
+    assert page.get_by_role("button", name="Restore #1").is_disabled()     # these are the settings now
+    assert page.get_by_role("button", name="Start").is_enabled()
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_control_is_cut_off(browser, app_url, width):
+    """The Start ... Reset row and the learning rate fit a laptop and a phone (wrapping, not cutting)."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        open_train(page, app_url, "data=spirals&epochs=5")
+        page.get_by_role("button", name="Start").scroll_into_view_if_needed()
+        buttons = page.evaluate(BUTTONS_JS)
+        assert [b["text"].split()[-1] for b in buttons] == ["Start", "Pause", "Resume", "Step", "Reset"]
+        for b in buttons:
+            assert not b["cut"] and b["right"] <= b["width"], b
+        assert page.evaluate("document.documentElement.scrollWidth") <= width     # nothing sticks out
+        assert page.get_by_role("slider", name="Learning rate").is_visible()
+        screenshot(page, f"train_controls_{width}")
+    finally:
+        context.close()
