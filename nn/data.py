@@ -112,7 +112,7 @@ class Dataset:
 
 MAX_NOISE = 1.0
 MAX_POINTS = 1_000_000
-_CLASS_RANGE = {"spirals": (2, 5), "blobs": (2, 6)}   # the others always have 2 classes
+CLASS_RANGE = {"spirals": (2, 5), "blobs": (2, 6)}    # the others always have 2 classes
 _DEFAULT_CLASSES = {"blobs": 3}
 _XOR_MARGIN = 0.1       # XOR points keep this far from the axes, so the quadrant (the label) is clear
 _BOX = (-1.5, 1.5)      # plotting box of every toy set unless its points reach further
@@ -147,7 +147,7 @@ def make_toy(name: str, n: int = 400, noise: float = 0.1, val_fraction: float = 
     if not _is_number(val_fraction) or not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be strictly between 0 and 1, got {val_fraction!r}")
     _check_int("seed", seed, 0, 2**63 - 1)
-    low, high = _CLASS_RANGE.get(name, (2, 2))
+    low, high = CLASS_RANGE.get(name, (2, 2))
     if n_classes is None:
         n_classes = _DEFAULT_CLASSES.get(name, 2)
     elif low == high and n_classes != low:

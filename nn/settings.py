@@ -160,7 +160,6 @@ class Setting:
 
 
 MAX_LAYERS = 8
-CLASS_RANGE = {"spirals": (2, 5), "blobs": (2, 6)}     # the other toy sets always have 2 classes
 
 # Short enough to show whole in the Train sidebar's selectbox (about 26 characters at most);
 # the help text and the Home page say the rest (how many images, what is bundled).

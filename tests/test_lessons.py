@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import open_app
+
 from ui import init_settings, train_settings
 from ui.lessons import (LESSONS, NOTE_MAX, PAGE_FILES, PAGE_SETTINGS, TRAIN, WEIGHT_INIT, clean_note, lesson_query,
                         lesson_url, parse_lock, read_link, teacher_query)
@@ -111,37 +113,6 @@ def test_a_teacher_link_round_trips():
 
 # ----- the pages under AppTest ---------------------------------------------------------------------
 
-def open_page(page: str, query: dict, at: AppTest | None = None) -> AppTest:
-    """Open ``page`` with ``query`` in a fresh session (or in ``at``'s, as a link clicked inside the app)."""
-    if at is None:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        at.run()
-    at.switch_page(PAGE_FILES[page])
-    at.query_params.clear()
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-@pytest.fixture
-def train_apps(monkeypatch, tmp_path):
-    """Open Train pages; close any worker process they started."""
-    monkeypatch.setenv("NN_WEIGHTS_DIR", str(tmp_path / "weights"))
-    opened = []
-
-    def opener(query, at=None):
-        opened.append(open_page(TRAIN, query, at))
-        return opened[-1]
-
-    yield opener
-    for at in opened:
-        run = at.session_state["train_run"] if "train_run" in at.session_state else None
-        if run is not None:
-            run.close()
-
-
 def sidebar_labels(at: AppTest) -> set[str]:
     return {w.label for w in at.sidebar if getattr(w, "label", None)}
 
@@ -220,7 +191,7 @@ def test_restore_defaults_in_a_lesson_goes_back_to_the_lesson(train_apps):
 @pytest.mark.slow
 def test_the_weight_init_lesson_locks_hides_and_unlocks():
     lesson = next(lesson for lesson in LESSONS if lesson.page == WEIGHT_INIT)
-    at = open_page(WEIGHT_INIT, lesson_query(lesson))
+    at = open_app(PAGE_FILES[WEIGHT_INIT], lesson_query(lesson))
     assert at.slider(key="wi_layers").disabled and not at.radio(key="wi_init").disabled
     labels = sidebar_labels(at)
     assert "Seed" not in labels and "Units per layer" not in labels

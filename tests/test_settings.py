@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import open_app
+
 from nn.cli import build_train_parser
 from nn.model import ModelConfig
 from nn.settings import MAX_LAYERS, SETTINGS
@@ -170,17 +172,6 @@ def test_every_choice_has_a_short_human_name():
 
 # ----- the sidebar: essentials first, switching data, restoring defaults ------------------------------------
 
-def open_train(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    at.switch_page("pages/train.py")
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def sidebar_order(at: AppTest) -> list[str]:
     """The sidebar's widgets, in order, with "|" where the Advanced expander starts."""
     out = []
@@ -194,7 +185,7 @@ def sidebar_order(at: AppTest) -> list[str]:
 
 @pytest.mark.slow
 def test_the_essentials_come_first_and_the_rest_is_advanced():
-    at = open_train()
+    at = open_app("pages/train.py")
     order = sidebar_order(at)
     advanced = order.index("|Advanced settings")
     assert set(order[:advanced]) == {"train_dataset", "train_layers", "train_width_0", "train_width_1", "train_epochs"}
@@ -206,7 +197,7 @@ def test_the_essentials_come_first_and_the_rest_is_advanced():
 
 @pytest.mark.slow
 def test_switching_the_kind_of_data_loads_its_whole_recipe_and_back():
-    at = open_train({"seed": "7"})
+    at = open_app("pages/train.py", {"seed": "7"})
     at.select_slider(key="train_batch_size").set_value(32).run()
     at.selectbox(key="train_dataset").set_value("mnist-sample").run()
     digits = defaults_for("mnist-sample")
@@ -225,7 +216,7 @@ def test_switching_the_kind_of_data_loads_its_whole_recipe_and_back():
 
 @pytest.mark.slow
 def test_switching_within_a_kind_keeps_what_the_learner_changed():
-    at = open_train()
+    at = open_app("pages/train.py")
     at.select_slider(key="train_width_0").set_value(32).run()
     at.selectbox(key="train_dataset").set_value("blobs").run()
     assert at.select_slider(key="train_width_0").value == 32                      # changed: kept
@@ -241,7 +232,7 @@ def test_switching_within_a_kind_keeps_what_the_learner_changed():
 
 @pytest.mark.slow
 def test_restore_defaults_resets_every_widget_but_the_dataset():
-    at = open_train({"data": "circles", "lr": "0.5", "layers": "3,3,3", "act": "relu", "opt": "rmsprop",
+    at = open_app("pages/train.py", {"data": "circles", "lr": "0.5", "layers": "3,3,3", "act": "relu", "opt": "rmsprop",
                      "noise": "0.4", "epochs": "77", "features": "x1,x1^2"})
     at.button(key="train_restore_defaults").click().run()
     assert not at.exception

@@ -186,34 +186,6 @@ def test_live_run_snapshot_views(spirals_data):
 
 # ----- the page under AppTest ------------------------------------------------------------------
 
-def _open(query: dict | None = None, monkeypatch=None, tmp_path=None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.switch_page("pages/train.py")
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-@pytest.fixture
-def apps(monkeypatch, tmp_path):
-    """Open Train pages; close their worker processes afterwards."""
-    monkeypatch.setenv("NN_WEIGHTS_DIR", str(tmp_path / "weights"))
-    opened = []
-
-    def open_page(query=None):
-        opened.append(_open(query))
-        return opened[-1]
-
-    yield open_page
-    for at in opened:
-        run = at.session_state["train_run"] if "train_run" in at.session_state else None
-        if run is not None:
-            run.close()
-
-
 def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -249,8 +221,8 @@ def chart_titles(at) -> list[str]:
     return out
 
 
-def test_page_opens_with_defaults_and_a_preview(apps):
-    at = apps()
+def test_page_opens_with_defaults_and_a_preview(train_apps):
+    at = train_apps()
     assert at.title[0].value == "Train a network"
     assert at.selectbox(key="train_dataset").value == "spirals"
     assert len(at.metric) == 0                                  # nothing trained yet
@@ -263,8 +235,8 @@ def test_page_opens_with_defaults_and_a_preview(apps):
             assert w.help, f"{kind} {w.label!r} has no help text"
 
 
-def test_step_trains_and_the_views_change(apps):
-    at = apps()
+def test_step_trains_and_the_views_change(train_apps):
+    at = train_apps()
     at.slider(key="train_layers").set_value(3).run()
     at.select_slider(key="train_width_2").set_value(8).run()
     at.selectbox(key="train_activation").set_value("relu").run()
@@ -297,8 +269,8 @@ def test_step_trains_and_the_views_change(apps):
     assert at.query_params["layers"] == "16,16,8" and at.query_params["act"] == "relu"
 
 
-def test_start_then_pause_stops_training(apps):
-    at = apps({"epochs": "5000"})
+def test_start_then_pause_stops_training(train_apps):
+    at = train_apps({"epochs": "5000"})
     at.button(key="train_start").click().run()
     run = at.session_state["train_run"]
     assert run.running and at.button(key="train_start").disabled and not at.button(key="train_pause").disabled
@@ -317,8 +289,8 @@ def test_start_then_pause_stops_training(apps):
     assert "train_run" not in at.session_state and not run.alive
 
 
-def test_learning_rate_applies_live_other_settings_wait_for_reset(apps):
-    at = apps()
+def test_learning_rate_applies_live_other_settings_wait_for_reset(train_apps):
+    at = train_apps()
     at.button(key="train_step").click().run()
     run = at.session_state["train_run"]
     at.select_slider(key="train_lr").set_value(0.1).run()
@@ -332,8 +304,8 @@ def test_learning_rate_applies_live_other_settings_wait_for_reset(apps):
     assert "Dense(2 -> 32)" in at.session_state["train_run"].info["architecture"]
 
 
-def test_bad_link_falls_back_to_defaults_with_warnings(apps):
-    at = apps({"lr": "fast", "layers": "9999", "data": "moons"})
+def test_bad_link_falls_back_to_defaults_with_warnings(train_apps):
+    at = train_apps({"lr": "fast", "layers": "9999", "data": "moons"})
     assert not at.exception
     texts = " ".join(w.value for w in at.warning)
     assert "lr=fast" in texts and "layers=9999" in texts
@@ -343,8 +315,8 @@ def test_bad_link_falls_back_to_defaults_with_warnings(apps):
     assert metric(at, "Epoch") == "1.0"
 
 
-def test_link_opens_the_same_experiment(apps):
-    at = apps({"data": "blobs", "classes": "4", "layers": "8", "opt": "momentum", "momentum": "0.8", "lr": "0.1"})
+def test_link_opens_the_same_experiment(train_apps):
+    at = train_apps({"data": "blobs", "classes": "4", "layers": "8", "opt": "momentum", "momentum": "0.8", "lr": "0.1"})
     assert at.slider(key="train_n_classes").value == 4
     assert at.slider(key="train_layers").value == 1 and at.select_slider(key="train_width_0").value == 8
     assert at.selectbox(key="train_optimizer").value == "momentum" and at.slider(key="train_momentum").value == 0.8
@@ -352,9 +324,9 @@ def test_link_opens_the_same_experiment(apps):
     assert at.query_params["classes"] == "4" and at.query_params["data"] == "blobs"
 
 
-def test_divergence_stops_and_says_what_to_try(apps):
+def test_divergence_stops_and_says_what_to_try(train_apps):
     """The loss became NaN in the first epoch: the Trainer stops it, the verdict says so in red."""
-    at = apps({"opt": "sgd", "lr": "10", "act": "relu", "init": "normal", "std": "1", "layers": "64,64,64"})
+    at = train_apps({"opt": "sgd", "lr": "10", "act": "relu", "init": "normal", "std": "1", "layers": "64,64,64"})
     at.button(key="train_step").click().run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
@@ -388,9 +360,9 @@ VERDICT_RUNS = {
 
 
 @pytest.mark.parametrize("kind", list(VERDICT_RUNS))
-def test_a_finished_run_gets_an_honest_verdict(apps, kind):
+def test_a_finished_run_gets_an_honest_verdict(train_apps, kind):
     query, element, headline = VERDICT_RUNS[kind]
-    at = apps(query)
+    at = train_apps(query)
     _train_to_the_end(at)
     run = at.session_state["train_run"]
     assert run.status["verdict"]["kind"] == kind
@@ -416,8 +388,8 @@ def test_a_paused_run_says_how_it_does_so_far(spirals_data):
 
 # ----- every run kept: compare, restore ----------------------------------------------------------
 
-def test_runs_are_kept_compared_and_restored(apps):
-    at = apps({"data": "xor", "layers": "8", "epochs": "3", "lr": "0.05"})
+def test_runs_are_kept_compared_and_restored(train_apps):
+    at = train_apps({"data": "xor", "layers": "8", "epochs": "3", "lr": "0.05"})
     assert not any(s.value == "Compare runs" for s in at.subheader)          # nothing kept yet
     for _ in range(3):
         at.button(key="train_step").click().run()
@@ -479,8 +451,8 @@ def test_labels_say_in_words_what_differs():
     assert "noise" not in digits and digits["dataset"] == DATASET_NAMES["mnist-sample"] != full["dataset"]
 
 
-def test_switching_data_keeps_the_run_and_starts_afresh(apps):
-    at = apps()
+def test_switching_data_keeps_the_run_and_starts_afresh(train_apps):
+    at = train_apps()
     at.button(key="train_step").click().run()
     at.selectbox(key="train_dataset").set_value("mnist-sample").run()
     assert not at.exception
@@ -503,8 +475,8 @@ def _learner_folder(at: AppTest, tmp_path):
     return tmp_path / "weights" / "learners" / at.session_state["_nn_learner"]
 
 
-def test_a_killed_training_process_is_told_once_and_start_works_again(apps, tmp_path):
-    at = apps({"epochs": "5000"})
+def test_a_killed_training_process_is_told_once_and_start_works_again(train_apps, tmp_path):
+    at = train_apps({"epochs": "5000"})
     at.button(key="train_step").click().run()
     folder = _learner_folder(at, tmp_path)
     assert len(list(folder.glob(".live-run-*.json"))) == 1                     # a run is live
@@ -530,7 +502,7 @@ def test_a_killed_training_process_is_told_once_and_start_works_again(apps, tmp_
     assert not list(folder.glob(".live-run-*.json"))
 
 
-def test_a_run_lost_to_a_server_restart_is_told_once(apps, tmp_path):
+def test_a_run_lost_to_a_server_restart_is_told_once(train_apps, tmp_path):
     token = "A" * 22
     folder = tmp_path / "weights" / "learners" / token
     write_json(folder / ".live-run-old-session.json", {"server": "an-earlier-server", "session": "old-session"})
@@ -563,13 +535,13 @@ def test_markers_tell_a_restart_from_another_tab(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [".live-run-other-tab.json"]
 
 
-def test_waiting_for_a_training_place_is_shown(apps, monkeypatch, spirals_data):
+def test_waiting_for_a_training_place_is_shown(train_apps, monkeypatch, spirals_data):
     monkeypatch.setattr(run_slots, "_slots", Slots(limit=1, turn_seconds=1000))
     monkeypatch.setattr(Slots, "_ensure_keeper", lambda self: None)
     other = LiveRun(replace(SPIRALS_DEFAULT, epochs=5000), spirals_data)
     try:
         other.start()
-        at = apps({"epochs": "5000"})
+        at = train_apps({"epochs": "5000"})
         at.button(key="train_start").click().run()
         run = at.session_state["train_run"]
         assert run.place == 1 and not run.running
@@ -598,8 +570,8 @@ def test_image_data_is_shared_with_the_training_processes(tmp_path):
     assert all(isinstance(f, type(tmp_path)) for f in shared_folders())
 
 
-def test_gradient_check_shows_small_errors(apps):
-    at = apps({"layers": "8,8", "bn": "1", "dropout": "0.2"})
+def test_gradient_check_shows_small_errors(train_apps):
+    at = train_apps({"layers": "8,8", "bn": "1", "dropout": "0.2"})
     at.button(key="train_gradcheck_button").click().run()
     results = at.session_state["train_gradcheck"]
     names = [name for name, _ in results]
@@ -609,8 +581,8 @@ def test_gradient_check_shows_small_errors(apps):
     assert any("agrees" in c.value for c in at.caption)
 
 
-def test_save_writes_a_model_and_card_and_refuses_the_shipped_name(apps, tmp_path):
-    at = apps({"data": "mnist-sample", "layers": "16", "epochs": "2"})
+def test_save_writes_a_model_and_card_and_refuses_the_shipped_name(train_apps, tmp_path):
+    at = train_apps({"data": "mnist-sample", "layers": "16", "epochs": "2"})
     at.button(key="train_step").click().run()
     at.text_input(key="train_save_name").input("default").run()
     at.button(key="train_save").click().run()
@@ -631,8 +603,8 @@ def test_save_writes_a_model_and_card_and_refuses_the_shipped_name(apps, tmp_pat
     assert any("exists already" in e.value for e in at.error)
 
 
-def test_digits_show_confusion_mistakes_and_neurons(apps):
-    at = apps()
+def test_digits_show_confusion_mistakes_and_neurons(train_apps):
+    at = train_apps()
     at.selectbox(key="train_dataset").set_value("mnist-sample").run()
     assert at.slider(key="train_layers").value == 2 and at.select_slider(key="train_width_0").value == 128
     assert at.select_slider(key="train_lr").value == 1e-3
@@ -649,8 +621,8 @@ def test_digits_show_confusion_mistakes_and_neurons(apps):
         assert not at.exception and any(title in t for t in chart_titles(at)), view
 
 
-def test_two_sessions_train_their_own_runs(apps):
-    a, b = apps(), apps()
+def test_two_sessions_train_their_own_runs(train_apps):
+    a, b = train_apps(), train_apps()
     a.button(key="train_step").click().run()
     a.button(key="train_step").click().run()
     b.button(key="train_step").click().run()
@@ -659,14 +631,14 @@ def test_two_sessions_train_their_own_runs(apps):
     assert run_a.snapshot()["progress"] == 2.0 and run_b.snapshot()["progress"] == 1.0
 
 
-def test_full_dataset_offline_keeps_the_page_working(apps, monkeypatch, tmp_path):
+def test_full_dataset_offline_keeps_the_page_working(train_apps, monkeypatch, tmp_path):
     monkeypatch.setenv("NN_DATA_DIR", str(tmp_path / "data"))
 
     def offline(name, **kwargs):
         raise DownloadError(f"Could not download {name}: this machine seems to be offline.", offline=True)
 
     monkeypatch.setattr("nn.download.download", offline)
-    at = apps({"data": "mnist"})
+    at = train_apps({"data": "mnist"})
     assert any("not on this machine yet" in i.value for i in at.info)
     at.button(key="train_download").click().run()
     assert any("offline" in e.value for e in at.error)
@@ -800,8 +772,8 @@ def test_the_network_cannot_be_touched_when_it_is_too_big_to_draw(spirals_data):
     assert worker.handle(TraceStep(0))["trace"].forward[0].params["layers.0.W"].shape == (2, 32)
 
 
-def test_features_from_the_link_to_the_sidebar_and_back(apps):
-    at = apps({"data": "circles", "features": "x2^2,x1^2", "layers": "none", "lr": "0.02"})
+def test_features_from_the_link_to_the_sidebar_and_back(train_apps):
+    at = train_apps({"data": "circles", "features": "x2^2,x1^2", "layers": "none", "lr": "0.02"})
     ticked = {c.label for c in at.checkbox if c.key and c.key.startswith("train_features.") and c.value}
     assert ticked == {"x₁²", "x₂²"}
     assert "Network: 2 → 2 (6 parameters)" in at.info[0].value
@@ -819,8 +791,8 @@ def test_features_from_the_link_to_the_sidebar_and_back(apps):
     assert not any(c.help is None for c in at.checkbox)
 
 
-def test_touch_a_neuron_while_paused_and_put_it_back(apps):
-    at = apps({"data": "xor", "layers": "4", "act": "tanh"})
+def test_touch_a_neuron_while_paused_and_put_it_back(train_apps):
+    at = train_apps({"data": "xor", "layers": "4", "act": "tanh"})
     at.button(key="train_step").click().run()
     assert at.segmented_control(key="train_view").value == "The network"
     network = charts(at)[1]
@@ -850,15 +822,15 @@ def test_touch_a_neuron_while_paused_and_put_it_back(apps):
     assert at.button(key="train_restore").disabled
 
 
-def test_the_picture_is_hidden_for_big_networks_with_a_reason(apps):
-    at = apps({"layers": "32"})
+def test_the_picture_is_hidden_for_big_networks_with_a_reason(train_apps):
+    at = train_apps({"layers": "32"})
     at.button(key="train_step").click().run()
     assert "The network" not in at.segmented_control(key="train_view").options
     assert any("too many to draw" in c.value for c in at.caption)
 
 
-def test_one_training_step_with_numbers_and_its_worksheet(apps):
-    at = apps({"data": "xor", "layers": "3", "act": "sigmoid", "loss": "sigmoid_bce", "opt": "momentum"})
+def test_one_training_step_with_numbers_and_its_worksheet(train_apps):
+    at = train_apps({"data": "xor", "layers": "3", "act": "sigmoid", "loss": "sigmoid_bce", "opt": "momentum"})
     at.session_state["train_backprop"] = True                        # the expander, opened
     at.run()
     at.button(key="train_build").click().run()                       # trace the untrained network

@@ -6,15 +6,16 @@
     widgets         a widget for any setting of nn/settings.py's table
     train_settings  the Train page's Settings, their defaults and their link (URL codec)
     train_sidebar   the Train page's sidebar, built from the settings table
+    lessons         guided experiments as links: locked and hidden settings, the lesson card, a teacher's link
+    train_data      the data a Train run trains on, prepared once and shared read-only by every session
+    train_runs      a session's Train runs: what each button does, what became of the run, restart markers
+    run_compare     the Train page's kept runs overlaid, tabled and restored
     run_protocol    the typed requests and replies between the Train page and its training process
     run_client      LiveRun: a training process driven from the page
     run_slots       how many runs may train at once, the queue, and runs nobody looks at any more
     processes       the fork server; one-off heavy jobs in their own process (run_in_process)
     train_worker    the training process itself: a Trainer answering requests between slices
     train_views     the Train page's live numbers and looks inside the network
-    network_picture the network drawn neuron by neuron; network_panel: picking and touching a neuron
-    backprop_panel  one training step with its numbers (nn.trace), and its worksheet
-    race_charts     the Optimisers page's contours and paths
     network_picture the network picture: every neuron's output over the plane, links by weight (figures)
     network_panel   the Train page's "The network" look: the picture, and a picked neuron to touch
     backprop_panel  the Train page's "One training step, with numbers" (nn.trace), and its worksheet

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from nn.data import IMAGE_DATASETS
+from nn.data import CLASS_RANGE, IMAGE_DATASETS
 from nn.features import DEFAULT_FEATURES
 from nn.model import ModelConfig
-from nn.settings import CLASS_RANGE, DATASET_NAMES, SETTINGS
+from nn.settings import DATASET_NAMES, SETTINGS
 from nn.train import TrainConfig
 
 
