@@ -240,13 +240,18 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
     # the model lab follows each stroke too: the star on the map, the drawing in the robustness lab
     x_lab = pre.x if reading is not None else None
     lab_src = {**lab.source_of(entry.path if shared else None), "lock": shared_model_lock() if shared else None}
-    about_tab, robust_tab, map_tab = st.tabs(["About this model", "Robustness lab", "Where is my digit?"])
-    with about_tab:
-        lab.about_model(model, model.meta, **lab_src, key="draw_about")
-    with robust_tab:
-        lab.robustness_lab(model, x_lab, "draw_robust", **lab_src)
-    with map_tab:
-        lab.hidden_map_view(model, x_lab, "draw_map", **lab_src)
+    # only the open tab runs (a stroke costs one view, not three); choosing a tab reruns this fragment
+    about_tab, robust_tab, map_tab = st.tabs(["About this model", "Robustness lab", "Where is my digit?"],
+                                             key="draw_lab_tab", on_change="rerun")
+    if about_tab.open:
+        with about_tab:
+            lab.about_model(model, model.meta, **lab_src, key="draw_about")
+    if robust_tab.open:
+        with robust_tab:
+            lab.robustness_lab(model, x_lab, "draw_robust", **lab_src)
+    if map_tab.open:
+        with map_tab:
+            lab.hidden_map_view(model, x_lab, "draw_map", **lab_src)
 
 
 def _photo():
