@@ -27,6 +27,8 @@
     run_history     a session's past runs: kept, compared, labelled by what differed, restored
     model_lab       the Draw page's model lab: about the model, robustness lab, where is my digit
     lab_charts      its figures (reliability diagram, robustness curves, hidden-layer map)
+    draw_session    the Draw page's session: the canvas, the taught copy, Teach it / Forget / Save
+    draw_views      what the Draw page shows from a reading: the photo, what the network sees, Teach it
     draw_charts     the Draw page's probability bars and pictures
 
 Nothing here keeps per-user state in a module global: that lives in st.session_state.

@@ -1,0 +1,147 @@
+"""The Draw page's session: what each learner's Draw page keeps, and what its buttons do.
+
+    reference          the bundled digits as the network sees them (read-only, shared by every session)
+    shared_model_lock  one lock for reading the shared models (their layers cache the last batch)
+    clear              Clear: a new, empty canvas (a new widget key)
+    teach_drawing      Teach it: a few gradient steps of this session's own copy of the model
+    forget, save       drop the taught copy, or save it in this learner's own folder
+
+Session state (all keys start with "draw_"): the canvas key, the model choice, the taught copy and
+its lessons, the last lesson, the decoded photo, the drawing on screen. Nothing in a module global.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from nn.data import load_mnist_sample
+from nn.explain import teach
+from nn.model import MLP
+from nn.preprocess import normalise_digits
+from ui.shared import ModelEntry, list_digit_models, load_model, save_path
+from ui.text import plain
+
+ss = st.session_state
+TAUGHT = "__taught__"                    # the picker's value for this session's taught copy
+CANVAS_N, CANVAS_KEY = "draw_canvas_n", "draw_canvas_key"
+MODEL, PERSONAL, LESSON = "draw_model", "draw_personal", "draw_lesson"
+PHOTO, CURRENT_X, SAVE_MSG = "draw_photo", "draw_x", "draw_save_msg"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The bundled digits, normalised as the network sees them (read-only, shared)."""
+    x_train: np.ndarray      # (8000, 784) float32: rehearsal digits for "Teach it"
+    y_train: np.ndarray      # (8000,) int64
+    x_test: np.ndarray       # (2000, 784) float32: the forgetting check
+    y_test: np.ndarray       # (2000,) int64
+
+
+@st.cache_resource(show_spinner="Loading the bundled digits…")
+def reference() -> Reference:
+    ds = load_mnist_sample()
+    # in slices: normalising all 8,000 at once needs ~100 MB of temporaries that the server's
+    # memory would keep afterwards
+    x_train, x_test = (np.concatenate([normalise_digits(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+                       for x in (ds.x_train, ds.x_val))
+    for a in (x_train, x_test):
+        a.flags.writeable = False
+    return Reference(x_train, ds.y_train, x_test, ds.y_val)
+
+
+@st.cache_resource
+def shared_model_lock() -> threading.Lock:
+    """One lock for reading the shared models: their layers cache inputs during a forward pass,
+    so two sessions reading the same model at the same moment would mix up their saliency maps."""
+    return threading.Lock()
+
+
+def canvas_key() -> str:
+    """The canvas's widget key for this session (Clear moves it on: a brand-new, empty canvas)."""
+    ss.setdefault(CANVAS_N, 0)
+    ss[CANVAS_KEY] = f"draw_canvas_{ss[CANVAS_N]}"
+    return ss[CANVAS_KEY]
+
+
+def clear() -> None:
+    ss[CANVAS_N] += 1          # a new key gives a brand-new, empty canvas
+    ss[CANVAS_KEY] = f"draw_canvas_{ss[CANVAS_N]}"
+    ss.pop(LESSON, None)
+
+
+def usable_entries() -> dict[str, ModelEntry]:
+    return list_digit_models().usable
+
+
+def teach_drawing() -> None:
+    """Teach the drawing on screen to this session's copy of the model: the taught copy when it is
+    the one chosen, otherwise a fresh copy of the chosen shared model (replacing any earlier copy).
+    Then the whole page reruns: the picker now offers the taught copy."""
+    x, label = ss.get(CURRENT_X), ss.get("draw_teach_label")
+    if x is None or label is None:
+        return
+    ref = reference()
+    personal = ss.get(PERSONAL)
+    if ss.get(MODEL) != TAUGHT or personal is None:
+        entry = usable_entries().get(ss.get(MODEL))
+        if entry is None:
+            return
+        model = load_model(entry).copy()          # the shared model itself is never trained
+        personal = {"model": model, "base": entry.name, "lessons": [],
+                    "accuracy": [model.evaluate(ref.x_test, ref.y_test)[1]]}
+    rng = np.random.default_rng([len(personal["lessons"]), int(label)])
+    lesson = teach(personal["model"], x, int(label), ref.x_train, ref.y_train, rng)
+    personal["lessons"].append(int(label))
+    personal["accuracy"].append(personal["model"].evaluate(ref.x_test, ref.y_test)[1])
+    ss[PERSONAL] = personal
+    ss[LESSON] = {"lesson": lesson, "digest": digest(x)}
+    ss[MODEL] = TAUGHT
+    ss.pop(SAVE_MSG, None)
+    st.rerun()
+
+
+def forget() -> None:
+    ss.pop(PERSONAL, None)
+    ss.pop(LESSON, None)
+    ss[MODEL] = next(iter(usable_entries()), None)
+    st.rerun()
+
+
+def save() -> None:
+    """Save the taught copy in this learner's own folder (ui.shared.save_path), never over a file;
+    then rerun the page, whose picker lists the new model."""
+    personal = ss.get(PERSONAL)
+    if personal is None:
+        return
+    ss[SAVE_MSG] = _saved(personal)
+    st.rerun()
+
+
+def _saved(personal: dict) -> tuple[str, str]:
+    """("success" or "error", what to tell the person) after trying to save the taught copy."""
+    try:
+        path = save_path(ss.get("draw_save_name", ""))
+    except ValueError as e:
+        return "error", str(e)
+    if path.exists():
+        return "error", f"You have a model called '{path.stem}' already: choose another name."
+    model: MLP = personal["model"]
+    card = {**{k: v for k, v in model.meta.items() if k not in ("command", "saved")},
+            "architecture": model.describe(), "source": "Draw page: taught by hand",
+            "base_model": personal["base"], "lessons": personal["lessons"],
+            "val_accuracy": round(personal["accuracy"][-1], 6), "date": _dt.date.today().isoformat()}
+    try:
+        model.save_with_card(path, card)
+    except OSError as e:
+        return "error", f"Could not save '{path.stem}': {plain(e.strerror or e)}"
+    return "success", (f"Saved as '{path.stem}': it is in your model list now (in this browser; your "
+                       "teacher can publish it for everyone).")
+
+
+def digest(x: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest()

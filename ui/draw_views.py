@@ -1,0 +1,136 @@
+"""What the Draw page shows from a reading: the photo uploader, what the network sees (the
+preprocessing steps, the saliency map, the hidden layers), Teach it, and the taught copy's line.
+The figures and pictures themselves come from ui/draw_charts.py; the state from ui/draw_session.py.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from nn.preprocess import ImageError, load_image, preprocess
+from ui import draw_charts as charts
+from ui.draw_session import LESSON, PHOTO, SAVE_MSG, digest, forget, save, teach_drawing
+from ui.shared import ModelEntry
+from ui.text import plain
+
+ss = st.session_state
+MAX_UPLOAD_MB = 10
+MAX_PIXELS = 25_000_000
+STEP_TITLES = {"grey": "What you gave it", "cleaned": "Background removed", "cropped": "Cropped to the ink",
+               "scaled": "Scaled: 20 px box", "centred": "Centred in 28×28",
+               "deskewed": "Deskewed: the input"}
+
+
+def photo():
+    """The uploader; the preprocessed photo, or None. Each file is decoded and preprocessed once:
+    only the result and a thumbnail are kept."""
+    upload = st.file_uploader(f"A photo of one digit on paper (PNG or JPEG, up to {MAX_UPLOAD_MB} MB)",
+                              type=["png", "jpg", "jpeg"], max_upload_size=MAX_UPLOAD_MB,
+                              key="draw_upload",
+                              help="Dark ink on light paper (or the reverse), filling most of the photo.")
+    if upload is None:
+        return None
+    photo = ss.get(PHOTO)
+    if photo is None or photo["id"] != upload.file_id:
+        photo = {"id": upload.file_id, "pre": None, "thumb": None, "error": None}
+        try:
+            if upload.size > MAX_UPLOAD_MB * 1_000_000:
+                raise ImageError(f"The file is {upload.size / 1e6:.1f} MB; the limit is "
+                                 f"{MAX_UPLOAD_MB} MB. Use a smaller photo.")
+            image = load_image(upload.getvalue(), max_pixels=MAX_PIXELS, max_bytes=MAX_UPLOAD_MB * 1_000_000)
+            photo["pre"] = preprocess(image)
+            photo["thumb"] = charts.thumbnail(image, 240)
+        except ImageError as e:
+            photo["error"] = str(e)
+        ss[PHOTO] = photo
+    if photo["error"]:
+        st.error(photo["error"])
+        return None
+    st.image(photo["thumb"], caption=upload.name)
+    return photo["pre"]
+
+
+def what_it_sees(pre, reading, source: str) -> None:
+    st.subheader("What the network sees")
+    # a drawing has no background to remove: that step only tells something about photos
+    steps = [k for k in STEP_TITLES if k in pre.steps and (k != "cleaned" or source == "Photo")]
+    for col, key in zip(st.columns(len(steps)), steps):
+        col.image(charts.grey_image(pre.steps[key]), caption=STEP_TITLES[key], width=112,
+                  output_format="PNG")
+    st.caption("Your picture is cropped, shrunk so that its longer side is 20 pixels, centred by its centre "
+               "of mass in a 28×28 square and straightened, exactly as the MNIST digits the network learnt "
+               "from were prepared. The last picture is the 784 numbers the network receives.")
+
+    st.subheader(f"Why {reading.predicted}? The saliency map")
+    grad, grad_x = reading.saliency(pre.x)
+    s1, s2, s3, s4 = st.columns([1, 1, 1, 2])
+    digit_img = pre.x.reshape(28, 28)
+    s1.image(charts.grey_image(digit_img, 140), caption="The input", width=140, output_format="PNG")
+    s2.image(charts.diverging_image(grad_x, 140), caption="Gradient × input", width=140,
+             output_format="PNG")
+    s3.image(charts.diverging_image(grad, 140, outline=digit_img), caption="Gradient (input in grey)",
+             width=140, output_format="PNG")
+    s4.markdown(f"**Red** pixels push the network towards **{reading.predicted}**, **blue** ones push "
+                f"it away. *Gradient × input*: which of your strokes did the pushing. *Gradient*: where "
+                f"adding ink would raise the score of {reading.predicted}, anywhere in the square. Both "
+                "come from the network's own backward pass: ∂ score / ∂ pixel.")
+
+    with st.expander("Inside the network: the hidden layers' activations"):
+        if not reading.hidden:
+            st.markdown("This network has no hidden layer: the pixels go straight to the ten scores.")
+        for i, h in enumerate(reading.hidden, 1):
+            active = int((h > 0).sum())
+            st.image(charts.activation_strip(h), width="stretch", output_format="PNG",
+                     caption=f"Hidden layer {i}: {len(h)} neurons, {active} of them above zero "
+                             "(brighter = more active)")
+
+
+def teach_it(pre, personal: dict | None, entry: ModelEntry | None) -> None:
+    st.subheader("Teach it")
+    lesson_state = ss.get(LESSON)
+    if lesson_state is not None and lesson_state["digest"] == digest(pre.x) and personal is not None:
+        lesson = lesson_state["lesson"]
+        before_acc, after_acc = personal["accuracy"][-2], personal["accuracy"][-1]
+        if lesson.learned:
+            st.success(f"Learnt in {lesson.steps} gradient steps: it now reads your drawing as a "
+                       f"{lesson.label}.")
+        else:
+            st.warning(f"After {lesson.steps} steps it is not convinced yet "
+                       f"({lesson.after[lesson.label]:.0%} for {lesson.label}): teach it again, or draw "
+                       "the digit more clearly.")
+        st.plotly_chart(charts.before_after_bars(lesson.before, lesson.after, lesson.label),
+                        config={"displayModeBar": False}, key="draw_lesson_chart")
+        st.caption(f"Accuracy on the 2,000 bundled test digits: {before_acc:.1%} before this lesson, "
+                   f"{after_acc:.1%} after. Each step also rehearsed 124 digits it already knew, so that "
+                   "it forgets as little as possible of the rest.")
+    st.markdown("Wrong answer? Tell it which digit you meant. Your own copy of the model takes a few "
+                "gradient steps on this drawing (slightly distorted copies of it, mixed with bundled digits "
+                "it already knows). The shared model never changes.")
+    if personal is not None and entry is not None:
+        st.caption(f"Teaching now starts a new copy of {plain(entry.name)}, which replaces your taught "
+                   f"copy of {plain(personal['base'])}: save that one first to keep it.")
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        # wrap: in a horizontal container the ten digits would stay on one row and, on a phone,
+        # scroll the 9 out of sight
+        st.segmented_control("The right digit", list(range(10)), key="draw_teach_label", wrap=True,
+                             help="What you meant to draw: the network will be nudged towards it.")
+        st.button("Teach it", on_click=teach_drawing, key="draw_teach", type="primary",
+                  disabled=ss.get("draw_teach_label") is None,
+                  help="Fine-tunes your own copy of the model on this drawing (and some of its training digits).")
+
+
+def taught_model(personal: dict, reading_shown: bool) -> None:
+    if not reading_shown:
+        st.subheader("Your taught model")
+    n = len(personal["lessons"])
+    st.caption(f"Your taught copy of {plain(personal['base'])}: {n} lesson{'s' * (n != 1)} "
+               f"({', '.join(map(str, personal['lessons']))}). It lives in this browser session only.")
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        st.text_input("Save it as", key="draw_save_name", placeholder="e.g. my-handwriting", width=320,
+                      help="Letters, digits, '-' and '_'. Saved models appear in your own model lists, "
+                           "in this browser.")
+        st.button("Save", on_click=save, key="draw_save", help="Write your taught copy as a model file.")
+        st.button("Forget the lessons", on_click=forget, key="draw_forget",
+                  help="Back to the shared model: your taught copy is dropped (save it first to keep it).")
+    msg = ss.get(SAVE_MSG)
+    if msg:
+        (st.success if msg[0] == "success" else st.error)(msg[1])
