@@ -388,6 +388,16 @@ def test_a_paused_run_says_how_it_does_so_far(spirals_data):
 
 # ----- every run kept: compare, restore ----------------------------------------------------------
 
+def test_clear_runs_stays_cleared_while_the_finished_run_is_on_screen(train_apps):
+    at = train_apps({"data": "xor", "layers": "8", "epochs": "2", "lr": "0.05"})
+    for _ in range(2):
+        at.button(key="train_step").click().run()
+    assert [r.number for r in at.session_state["train_history"]] == [1]       # it ended: kept
+    at.button(key="train_clear_runs").click().run()
+    at.run()                                                                   # any later rerun
+    assert len(at.session_state["train_history"]) == 0 and not at.exception   # not filed a second time
+
+
 def test_runs_are_kept_compared_and_restored(train_apps):
     at = train_apps({"data": "xor", "layers": "8", "epochs": "3", "lr": "0.05"})
     assert not any(s.value == "Compare runs" for s in at.subheader)          # nothing kept yet

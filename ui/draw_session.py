@@ -23,7 +23,7 @@ from nn.data import load_mnist_sample
 from nn.explain import teach
 from nn.model import MLP
 from nn.preprocess import normalise_digits
-from ui.shared import ModelEntry, list_digit_models, load_model, save_path
+from ui.shared import list_digit_models, load_model, save_path
 from ui.text import plain
 
 ss = st.session_state
@@ -70,12 +70,8 @@ def canvas_key() -> str:
 
 def clear() -> None:
     ss[CANVAS_N] += 1          # a new key gives a brand-new, empty canvas
-    ss[CANVAS_KEY] = f"draw_canvas_{ss[CANVAS_N]}"
+    canvas_key()
     ss.pop(LESSON, None)
-
-
-def usable_entries() -> dict[str, ModelEntry]:
-    return list_digit_models().usable
 
 
 def teach_drawing() -> None:
@@ -88,7 +84,7 @@ def teach_drawing() -> None:
     ref = reference()
     personal = ss.get(PERSONAL)
     if ss.get(MODEL) != TAUGHT or personal is None:
-        entry = usable_entries().get(ss.get(MODEL))
+        entry = list_digit_models().usable.get(ss.get(MODEL))
         if entry is None:
             return
         model = load_model(entry).copy()          # the shared model itself is never trained
@@ -108,7 +104,7 @@ def teach_drawing() -> None:
 def forget() -> None:
     ss.pop(PERSONAL, None)
     ss.pop(LESSON, None)
-    ss[MODEL] = next(iter(usable_entries()), None)
+    ss[MODEL] = next(iter(list_digit_models().usable), None)
     st.rerun()
 
 

@@ -277,12 +277,10 @@ def _marker(folder: Path, session_id: str | None) -> Path:
     return Path(folder) / f"{MARKER_PREFIX}{safe}.json"
 
 
-def mark_live(folder: Path, session_id: str | None, about: dict | None = None) -> None:
+def mark_live(folder: Path, session_id: str | None) -> None:
     """Note (atomically, in ``folder``: the learner's own) that browser session ``session_id`` has
-    a live run, with ``about`` it (its settings' link, say). One marker per session, so that two
-    tabs of one learner do not overwrite each other's."""
-    write_json(_marker(folder, session_id), {"server": SERVER_ID, "session": session_id,
-                                             "since": time.time(), **(about or {})})
+    a live run. One marker per session, so that two tabs of one learner do not overwrite each other's."""
+    write_json(_marker(folder, session_id), {"server": SERVER_ID, "session": session_id, "since": time.time()})
 
 
 def unmark_live(folder: Path, session_id: str | None) -> None:

@@ -100,12 +100,6 @@ def learner_models_dir(create: bool = False) -> Path:
     return folder
 
 
-def user_models_dir() -> Path:
-    """Where a page saves a model: this learner's own folder. (pages/train.py still calls this;
-    new code calls save_path.)"""
-    return learner_models_dir(create=True)
-
-
 def safe_model_name(text: str) -> str:
     """A file-system-safe model name: ASCII letters, digits, '-' and '_', at most MAX_NAME characters
     (accents dropped, everything else one '-'). Raises ValueError, with a message for the person,

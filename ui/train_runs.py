@@ -30,13 +30,14 @@ from ui.run_slots import current_session_id
 from ui.shared import learner_models_dir
 from ui.text import plain
 from ui.train_data import data_for
-from ui.train_settings import Settings, to_query
+from ui.train_settings import Settings
 from ui.train_sidebar import SETTINGS_KEY, widget_values
 
 ss = st.session_state
 RUN, MESSAGE = "train_run", "train_message"
 HISTORY, SHOWN = "train_history", "train_compare_shown"    # the kept runs (RunHistory), those on the chart
 LOST_CHECKED = "train_lost_checked"     # this session looked for runs lost to a restart (once)
+FILED = "train_filed"                   # the key of the last run filed when it finished (once per run)
 LOST_TEXT = {
     "restart": "Your last run was lost when the server restarted (or its process ended). Press Start to train again.",
     "closed": "Your last run was lost when its page was closed or reloaded (a run lives as long as its browser "
@@ -106,7 +107,7 @@ def _ensure_run() -> LiveRun | None:
         return None
     if (folder := _learner_folder()) is not None:      # so that a restart can be told (lost_runs)
         with contextlib.suppress(OSError):
-            mark_live(folder, run.session_id, {"settings": to_query(settings)})
+            mark_live(folder, run.session_id)
     return run
 
 
@@ -184,8 +185,9 @@ def catch_up(settings: Settings) -> LiveRun | None:
         gone = lost_runs(folder, current_session_id()) if folder is not None else []
         if gone:
             report("warning", LOST_TEXT["restart" if "restart" in gone else "closed"])
-    if run is not None and run.status["done"] and not run.running:
-        keep_run(run)                                       # it ended: into the history (once) ...
+    if run is not None and run.status["done"] and not run.running and ss.get(FILED) != run.key:
+        ss[FILED] = run.key                                 # once per run, not on every rerun after:
+        keep_run(run)                                       # it ended: into the history ...
         _unmark(run)                                        # ... and a restart cannot lose it any more
     return run
 
