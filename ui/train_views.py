@@ -26,21 +26,22 @@ def render_metrics(snap: dict, n_train: int) -> None:
     def percent(v: float) -> str:
         return f"{v:.1f}%"
 
-    m = st.columns(6)
-    m[0].metric("Epoch", f"{snap['progress']:.1f}",
-                help=f"Passes over the training data so far, of {snap['epochs']} (fractional while one "
-                     "is under way).")
-    m[1].metric("Train loss", last(snap["batch_loss"], loss),
-                help="Cross-entropy on the recent training batches (smoothed). It should fall.")
-    m[2].metric("Validation loss", last(snap["val_loss"], loss),
-                help="Cross-entropy on held-out data after the last full epoch. If it rises while the "
-                     "train loss falls, the network is memorising (overfitting).")
-    m[3].metric("Train accuracy", last(snap["batch_acc"] * 100, percent),
-                help="Share of recent training samples classified correctly (smoothed).")
-    m[4].metric("Validation accuracy", last(np.asarray(snap["val_acc"]) * 100, percent),
-                help="Share of held-out samples classified correctly after the last full epoch.")
-    m[5].metric("Learning rate now", f"{snap['lr']:.3g}",
-                help="The base rate times the schedule: what the next update uses.")
+    # one row that wraps rather than cuts a label off ("Validation acc…" in six fixed columns at 1280 px)
+    row = st.container(horizontal=True, gap="medium")
+    for label, value, tip in [
+            ("Epoch", f"{snap['progress']:.1f}",
+             f"Passes over the training data so far, of {snap['epochs']} (fractional while one is under way)."),
+            ("Train loss", last(snap["batch_loss"], loss),
+             "Cross-entropy on the recent training batches (smoothed). It should fall."),
+            ("Validation loss", last(snap["val_loss"], loss),
+             "Cross-entropy on held-out data after the last full epoch. If it rises while the train loss "
+             "falls, the network is memorising (overfitting)."),
+            ("Train accuracy", last(snap["batch_acc"] * 100, percent),
+             "Share of recent training samples classified correctly (smoothed)."),
+            ("Validation accuracy", last(np.asarray(snap["val_acc"]) * 100, percent),
+             "Share of held-out samples classified correctly after the last full epoch."),
+            ("Learning rate now", f"{snap['lr']:.3g}", "The base rate times the schedule: what the next update uses.")]:
+        row.metric(label, value, help=tip, width="content")
     rate = snap["samples_seen"] / snap["seconds"] if snap["seconds"] > 0 else 0.0
     left = (snap["epochs"] - snap["progress"]) * n_train / rate if rate > 0 else float("nan")
     text = f"Epoch {snap['progress']:.1f} of {snap['epochs']} · {rate:,.0f} samples/s"
