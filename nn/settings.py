@@ -62,6 +62,10 @@ class Setting:
     def cli_flag(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    def name_of(self, choice) -> str:
+        """A choice's human name ("Adam" for "adam"); the choice itself when it has none."""
+        return self.names.get(choice, str(choice))
+
     @property
     def several(self) -> bool:
         """True for a setting whose value is one or more of its choices (a tuple of names)."""

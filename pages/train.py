@@ -55,28 +55,33 @@ restore_widgets()
 with st.sidebar:
     settings, notes = settings_sidebar()
 
+# Messages that come and go sit in containers made on every run: the live view's fragment below
+# then keeps its place, hence its id, and a timer tick in flight when a message appears finds it
+# (otherwise Streamlit logs "The fragment with id ... does not exist anymore").
+notices = st.container()
 for warning in ss.pop(WARNINGS_KEY, []) + notes:
-    st.warning(plain(warning), icon=":material/link_off:")
+    notices.warning(plain(warning), icon=":material/link_off:")
 
 # the full datasets must be downloaded once; until then the bundled sample stands in
-if settings.dataset in SOURCES and not is_downloaded(settings.dataset):
-    source = SOURCES[settings.dataset]
-    st.info(f"{source.title} is not on this machine yet (about {source.megabytes} MB). "
-            f"Until it is, the page trains on the bundled MNIST sample.")
-    if st.button(f"Download {source.title}", key="train_download",
-                 help="Fetch the four official files once; they are checked (SHA-256) and cached."):
-        bar = st.progress(0.0, text="Connecting…")
+with notices:
+    if settings.dataset in SOURCES and not is_downloaded(settings.dataset):
+        source = SOURCES[settings.dataset]
+        st.info(f"{source.title} is not on this machine yet (about {source.megabytes} MB). "
+                f"Until it is, the page trains on the bundled MNIST sample.")
+        if st.button(f"Download {source.title}", key="train_download",
+                     help="Fetch the four official files once; they are checked (SHA-256) and cached."):
+            bar = st.progress(0.0, text="Connecting…")
 
-        def show(done: int, total: int | None, filename: str) -> None:
-            of = f" of {total / 1e6:.1f} MB" if total else ""
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{filename}: {done / 1e6:.1f} MB{of}")
+            def show(done: int, total: int | None, filename: str) -> None:
+                of = f" of {total / 1e6:.1f} MB" if total else ""
+                bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{filename}: {done / 1e6:.1f} MB{of}")
 
-        try:
-            download(settings.dataset, progress=show)
-            st.rerun()
-        except DownloadError as e:
-            bar.empty()
-            st.error(str(e))
+            try:
+                download(settings.dataset, progress=show)
+                st.rerun()
+            except DownloadError as e:
+                bar.empty()
+                st.error(str(e))
 
 # -- what became of the run since the last look --
 run = runs.catch_up(settings)
@@ -111,16 +116,17 @@ ss[SETTINGS_KEY] = settings
 st.query_params.from_dict({**to_query(settings), **link_params()})
 st.caption(":material/link: The address bar holds these settings: copy it to share this experiment.")
 
-runs.show_message(settings.dataset)
-if run is not None and run.settings.run_identity() != settings.run_identity():
-    st.warning("Settings changed: this run keeps its old ones. Press **Reset** to apply them.",
-               icon=":material/tune:")
-# why a run stopped, said where the learner looks
-if run is not None and not running and not waiting:
-    if finished:
-        verdict_banner(run.status["verdict"], run.settings.epochs)
-    elif run.status["paused_reason"]:
-        st.info(run.status["paused_reason"] + " Press **Resume** to go on.")
+with st.container():
+    runs.show_message(settings.dataset)
+    if run is not None and run.settings.run_identity() != settings.run_identity():
+        st.warning("Settings changed: this run keeps its old ones. Press **Reset** to apply them.",
+                   icon=":material/tune:")
+    # why a run stopped, said where the learner looks
+    if run is not None and not running and not waiting:
+        if finished:
+            verdict_banner(run.status["verdict"], run.settings.epochs)
+        elif run.status["paused_reason"]:
+            st.info(run.status["paused_reason"] + " Press **Resume** to go on.")
 
 
 # -- live views --

@@ -254,3 +254,10 @@ def test_the_default_runs_are_long_enough_to_watch():
     assert toy.epochs >= 1000 and toy.lr <= 5e-4
     assert digits.augment and digits.epochs >= 12
     assert not defaults_for("fashion-mnist").augment                  # clothes are not digits
+
+
+def test_a_choice_is_shown_by_its_human_name_or_as_itself():
+    assert SETTINGS["optimizer"].name_of("momentum") == "SGD + momentum"
+    assert SETTINGS["activation"].name_of("leaky_relu") == "Leaky ReLU"
+    assert SETTINGS["optimizer"].name_of("lion") == "lion"          # a name from an old file
+    assert SETTINGS["batch_size"].name_of(64) == "64"

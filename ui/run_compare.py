@@ -36,7 +36,7 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
 
 def _name(setting: str, value: str) -> str:
     """A choice's human name, without its parenthesis: "Sigmoid binary cross-entropy"."""
-    return SETTINGS[setting].names.get(value, value).split(" (")[0]
+    return SETTINGS[setting].name_of(value).split(" (")[0]
 
 
 def _layers(hidden: tuple[int, ...]) -> str:
@@ -67,7 +67,7 @@ def facts(s: Settings) -> dict[str, str]:
     else:
         f.update(n_points=f"{s.n_points:,} points", noise=f"noise {s.noise:g}",
                  val_share=f"{s.val_share:.0%} validation", n_classes=f"{s.n_classes} classes",
-                 features="inputs " + ", ".join(SETTINGS["features"].names.get(x, x) for x in s.features))
+                 features="inputs " + ", ".join(SETTINGS["features"].name_of(x) for x in s.features))
     f["hidden"] = _layers(s.hidden)
     f["activation"] = _name("activation", s.activation)
     f["init"] = (f"normal init, std {s.init_std:g}" if s.init == "normal"
@@ -88,7 +88,7 @@ def facts(s: Settings) -> dict[str, str]:
 
 def dataset_name(dataset: str) -> str:
     """A dataset's human name, whole (its parenthesis tells the digit sets apart): "Spirals"."""
-    return SETTINGS["dataset"].names.get(dataset, dataset)
+    return SETTINGS["dataset"].name_of(dataset)
 
 
 # ----- what a run gave -----------------------------------------------------------------------------

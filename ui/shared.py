@@ -262,12 +262,12 @@ def load_model(entry: ModelEntry) -> MLP:
 
 def describe(config: ModelConfig, card: dict) -> str:
     """One line about a model from its config and card: '784 → 512 → 256 → 10 · ReLU · 99.1% on...'."""
-    parts = [config.shape, SETTINGS["activation"].names.get(config.activation, config.activation)]
+    parts = [config.shape, SETTINGS["activation"].name_of(config.activation)]
     acc = card.get("test_accuracy", card.get("val_accuracy"))
     if isinstance(acc, (int, float)):
         parts.append(f"{acc:.1%} on held-out digits")
     if card.get("dataset"):
-        parts.append(f"trained on {SETTINGS['dataset'].names.get(card['dataset'], card['dataset'])}")
+        parts.append(f"trained on {SETTINGS['dataset'].name_of(card['dataset'])}")
     if card.get("dataset") == "fashion-mnist":
         parts.append("it knows clothes, not digits: its answers are clothing classes 0-9")
     return " · ".join(parts)

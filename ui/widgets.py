@@ -55,7 +55,7 @@ def setting_widget(name: str, key: str, **kwargs):
     if s.kind is bool:
         return st.toggle(s.label, **common)
     if s.kind is str:
-        return st.selectbox(s.label, s.choices, format_func=lambda v: s.names.get(v, v), **common)
+        return st.selectbox(s.label, s.choices, format_func=s.name_of, **common)
     if s.grid:
         return st.select_slider(s.label, s.options(current), format_func=_number, **common)
     if s.step is not None:
@@ -79,7 +79,7 @@ def _several_widget(s: Setting, key: str, disabled: bool = False, **kwargs) -> t
     columns = st.columns(2)
     half = -(-len(s.choices) // 2)
     for i, choice in enumerate(s.choices):
-        columns[i // half].checkbox(s.names.get(choice, choice), key=_choice_key(key, choice),
-                                help=f"Feed the network {s.names.get(choice, choice)} too. {s.help}",
+        columns[i // half].checkbox(s.name_of(choice), key=_choice_key(key, choice),
+                                help=f"Feed the network {s.name_of(choice)} too. {s.help}",
                                 disabled=disabled or chosen == (choice,), **kwargs)
     return widget_value(s.name, key, ())
