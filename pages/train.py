@@ -41,6 +41,9 @@ from ui.widgets import setting_widget
 through_app("pages/train.py")
 ss = st.session_state
 REDRAW_SECONDS = 0.2        # every live view: five times a second while training
+# while waiting for a training place only the queue moves: once a second is enough, and a class
+# queueing behind the limit would otherwise cost the server a live view's redraw 5x a second each
+WAITING_REDRAW_SECONDS = 1.0
 
 
 # ----- the page -------------------------------------------------------------------------------
@@ -131,7 +134,7 @@ with st.container():
 
 # -- live views --
 
-@st.fragment(run_every=REDRAW_SECONDS if running or waiting else None)
+@st.fragment(run_every=REDRAW_SECONDS if running else WAITING_REDRAW_SECONDS if waiting else None)
 def live_view() -> None:
     run = ss.get(runs.RUN)
     images = ds.image_shape is not None
