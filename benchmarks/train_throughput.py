@@ -34,7 +34,7 @@ import numpy as np
 from nn.data import load_mnist_sample
 from nn.model import MLP, ModelConfig
 from nn.optim import Adam
-from nn.train import Trainer, TrainConfig, blas_threads
+from nn.train import Trainer, TrainConfig
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]          # what every contender (and the matmul peak) is timed with; --clock sets it
@@ -55,8 +55,7 @@ def batches(x, y, n_batches, seed=0):
 
 
 def run_nn_trainer(data, n_batches):
-    """`nn` as a user runs it: the Trainer (shuffling, gathering each batch from the whole set,
-    history, gradient norms, divergence checks)."""
+    """`nn` as a user runs it: the Trainer (shuffling, history, gradient norms, divergence checks)."""
     x, y = data
     model = MLP(ModelConfig(784, SIZES[1:-1], 10), seed=0)
     t = Trainer(model, x, y, config=TrainConfig(epochs=10_000, batch_size=BATCH, lr=LR, seed=0))
@@ -145,6 +144,11 @@ def run_torch(batch_list):
     for xb, yb in tb:
         step(xb, yb)
     return len(tb) * BATCH / (clock() - start)
+
+
+def blas_threads() -> int:
+    """The threads NumPy's OpenBLAS uses: OPENBLAS_NUM_THREADS when set, else one per core."""
+    return int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count())
 
 
 def matmul_peak(n=1024, repeats=20):

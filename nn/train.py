@@ -8,9 +8,7 @@ Same seed, same data, same config: the same weights, bit for bit.
 from __future__ import annotations
 
 import math
-import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
@@ -71,11 +69,9 @@ class Trainer:
     (x_batch is a buffer the next batch overwrites: copy it to keep it).
 
     Per batch, the Trainer adds only a little to the engine's own work (model.train_step and
-    optimizer.step): it gathers the shuffled batch into a buffer it reuses, and takes each
+    optimizer.step): it gathers the shuffled batch into one buffer it reuses, and takes each
     Dense layer's gradient norm with one BLAS dot product, which is also the check that no
-    gradient became NaN or infinite. With a second core (``blas_threads() > 1``) the next batch
-    is gathered there while the optimiser updates the weights here, so the gathering costs
-    nothing. benchmarks/train_throughput.py measures the difference.
+    gradient became NaN or infinite. benchmarks/train_throughput.py measures the difference.
     """
 
     def __init__(self, model: MLP, x_train: np.ndarray, y_train: np.ndarray,
@@ -109,11 +105,9 @@ class Trainer:
         self.train_seconds = 0.0
         self.diverged: str | None = None
         self._order = self.shuffle_rng.permutation(len(self.x_train))
-        # every batch is gathered into one of two buffers (the last, shorter one into its first
-        # rows): the one it trains from, and the one the next batch may be gathered into meanwhile
-        shape = (min(config.batch_size, len(self.x_train)), self.x_train.shape[1])
-        self._buffers = (np.empty(shape, model.dtype), np.empty(shape, model.dtype))
-        self._ahead: tuple[int, int, int] | None = None    # (epoch, batch, buffer) gathered ahead
+        # every batch is gathered into this buffer (the last, shorter one into its first rows)
+        self._x_batch = np.empty((min(config.batch_size, len(self.x_train)), self.x_train.shape[1]),
+                                 model.dtype)
         self._epoch_loss = self._epoch_correct = 0.0
         self._epoch_seen = 0
         # live references to every parameter and gradient array (the layers update them in place)
@@ -148,11 +142,8 @@ class Trainer:
     @property
     def next_batch(self) -> np.ndarray:
         """(B,) the indices into x_train of the batch the next step trains on."""
-        return self._indices(self.batch)
-
-    def _indices(self, batch: int) -> np.ndarray:
         bs = self.config.batch_size
-        idx = self._order[batch * bs:(batch + 1) * bs]
+        idx = self._order[self.batch * bs:(self.batch + 1) * bs]
         if self.model.config.batchnorm and len(idx) < 2:    # a 1-sample tail has no variance
             idx = self._order[-2:]
         return idx
@@ -186,29 +177,12 @@ class Trainer:
                 on_epoch(self)
         return self.history
 
-    def _gather(self, idx: np.ndarray, buffer: int) -> np.ndarray:
-        # mode="clip" (the indices are always valid) lets np.take write straight into the buffer;
-        # the default mode would gather into a temporary array first
-        return np.take(self.x_train, idx, axis=0, out=self._buffers[buffer][:len(idx)], mode="clip")
-
-    def _gather_ahead(self, buffer: int) -> Future | None:
-        """Start gathering the batch after this one into the other buffer, on a second core, when
-        there is one and that batch is in this epoch (the next epoch is shuffled anew)."""
-        self._ahead = None
-        if blas_threads() < 2 or self.batch + 1 >= self.batches_per_epoch:
-            return None
-        self._ahead = (self.epoch, self.batch + 1, 1 - buffer)
-        return _batch_loader().submit(self._gather, self._indices(self.batch + 1), 1 - buffer)
-
     def _train_batch(self) -> None:
         t0 = time.perf_counter()
         idx = self.next_batch
-        if self._ahead is not None and self._ahead[:2] == (self.epoch, self.batch):
-            buffer = self._ahead[2]
-            x = self._buffers[buffer][:len(idx)]           # gathered during the last step
-        else:
-            buffer = 0
-            x = self._gather(idx, buffer)
+        # mode="clip" (the indices are always valid) lets np.take write straight into the buffer;
+        # the default mode would gather into a temporary array first
+        x = np.take(self.x_train, idx, axis=0, out=self._x_batch[:len(idx)], mode="clip")
         y = self.y_train[idx]
         if self.augment is not None:
             x = self.augment(x, self.augment_rng)
@@ -224,10 +198,7 @@ class Trainer:
                              f"try a smaller learning rate (now {lr:.3g})")
             return            # the update is not applied: the weights stay finite
         self.optimizer.lr = lr
-        ahead = self._gather_ahead(buffer)
         self.optimizer.step(self._params, self._grads)
-        if ahead is not None:
-            ahead.result()
         self.train_seconds += time.perf_counter() - t0
 
         correct = int(np.count_nonzero(self._predicted(scores) == y))
@@ -300,25 +271,3 @@ if __name__ == "__main__":
 
     from .cli import train_main
     sys.exit(train_main())
-
-
-def blas_threads() -> int:
-    """The threads NumPy's BLAS uses: OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) when set, else
-    one per core this process may run on. The app's training processes are pinned to one."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_loader: ThreadPoolExecutor | None = None
-
-
-def _batch_loader() -> ThreadPoolExecutor:
-    """One thread that gathers batches ahead (NumPy lets go of Python's lock inside np.take, so
-    it really runs beside the optimiser)."""
-    global _loader
-    if _loader is None:
-        _loader = ThreadPoolExecutor(1, thread_name_prefix="nn-batch-loader")
-    return _loader
