@@ -50,6 +50,7 @@ SLOW = {
     "-m scripts.serve_cluster --apps 2 --app-address": "an app machine: serves until Ctrl-C",
     "-m scripts.serve_cluster --apps 0": "the balancer for other machines' app processes",
     "-m scripts.load_test": "a minute or more of browser sessions (tests/browser/test_load_short.py runs one)",
+    "-m scripts.class_load": "a minute of a class of 32 learners (tests/test_class_load.py runs a short one)",
 }
 # a part of the command -> what it needs that is not here; run with --help instead
 OFFLINE = {
