@@ -1,11 +1,11 @@
 """Draw: draw a digit (or upload a photo of one) and watch the NumPy network read it.
 
-After every stroke: preprocess the drawing (nn.preprocess), read it (nn.explain.read: probabilities,
-hidden activations, saliency), decide what to say (nn.explain.verdict), and show it all. "Teach it"
-trains this session's own copy of the model on the drawing (nn.explain.teach); the shared models
-never change. Plot and image builders live in ui/draw_charts.py; what is shown from a reading in
-ui/draw_views.py; the session's state and the buttons' callbacks in ui/draw_session.py; the model
-list in ui/shared.py.
+After every stroke: preprocess the drawing (nn.preprocess), decide what to say (nn.explain.judge) and
+show that answer at once, then read it (nn.explain.read: probabilities, hidden activations, saliency)
+and show the rest. "Teach it" trains this session's own copy of the model on the drawing
+(nn.explain.teach); the shared models never change. Plot and image builders live in
+ui/draw_charts.py; what is shown from a reading in ui/draw_views.py; the session's state and the
+buttons' callbacks in ui/draw_session.py; the model list in ui/shared.py.
 
 A stroke reruns only what a stroke changes: the canvas and everything read from the drawing are one
 fragment (``drawing_and_reading``); the title and the model picker above it run again only when the
@@ -23,11 +23,11 @@ from streamlit_drawable_canvas import st_canvas      # only a page script may im
 from nn.explain import judge, read
 from nn.model import ModelFileError
 from nn.preprocess import preprocess
-from ui import draw_charts as charts
 from ui import model_lab as lab
-from ui.draw_session import (CANVAS_KEY, CURRENT_X, MODEL, PERSONAL, TAUGHT, canvas_key, clear, reference,
+from ui.draw_session import (CANVAS_KEY, CURRENT_X, MODEL, PERSONAL, TAUGHT, canvas_key, one_blas_thread, reference,
                              shared_model_lock)
-from ui.draw_views import photo, taught_model, teach_it, what_it_sees
+from ui.draw_views import (answer, drawing_controls, photo, probabilities, taught_model, teach_it,
+                           what_it_sees)
 from ui.navigation import through_app
 from ui.shared import MAX_LISTED, ModelEntry, describe, list_digit_models, load_model, remember_learner
 from ui.text import plain
@@ -50,7 +50,11 @@ canvas_key()
 def drawing_and_reading(entry: ModelEntry | None) -> None:
     """The canvas (or the photo), the reading of it and everything shown from that reading.
 
-    ``entry`` is the chosen shared model, or None for this session's taught copy."""
+    ``entry`` is the chosen shared model, or None for this session's taught copy.
+
+    The answer goes out first: the drawing is judged and the Prediction written before anything else
+    the stroke changes (the canvas's own buttons, the probability chart, what the network sees, the
+    model lab), so that the browser shows it as soon as it is known while the rest follows."""
     personal = ss.get(PERSONAL)
     if entry is None:
         model, shared = personal["model"], False
@@ -66,42 +70,33 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
             canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
                                height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
                                return_image_data=True, key=ss[CANVAS_KEY])
-            c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
-            c1.button("Clear", on_click=clear, key="draw_clear", icon=":material/ink_eraser:",
-                      help="Wipe the canvas and start again.")
-            c2.slider("Pen width", 8, 40, 20, key="draw_pen",
-                      help="Thickness of your strokes; the preprocessing evens it out before the network "
-                           "reads it.")
+            image = canvas.image_data          # decoded from its PNG at every access: once
             # one call into nn: the same pipeline for drawings and photos
-            pre = preprocess(canvas.image_data) if canvas.image_data is not None else None
+            pre = preprocess(image) if image is not None else None
         else:
             prompt = "Upload a photo of one digit written on paper."
             pre = photo()
 
-    reading = view = None
+    # the answer first: the verdict alone decides it, and it is written before anything else the
+    # stroke changes. Forward passes on a shared model are serialised (its layers keep the last
+    # batch's values for the saliency map).
+    lock = shared_model_lock() if shared else contextlib.nullcontext()
+    view = None
     if pre is not None and not pre.blank:
-        # one "not sure" rule for the page and nn.predict (nn.explain.judge); forward passes on a
-        # shared model are serialised (its layers keep the last batch's values for the saliency map)
-        with shared_model_lock() if shared else contextlib.nullcontext():
-            reading = read(model, pre.x)
+        with lock:                       # one "not sure" rule for the page and nn.predict
             view = judge(model, pre.x)
-    ss[CURRENT_X] = pre.x if reading is not None else None
-
     with right:
-        m1, m2 = st.columns(2)
-        if reading is None:
-            m1.metric("Prediction", "–")
-            m2.metric("Confidence", "–")
-            st.info(pre.reason if pre is not None else prompt)
-        else:
-            m1.metric("Prediction", str(view.digit) if view.sure else "?")
-            m2.metric("Confidence", f"{reading.confidence:.0%}",
-                      help="The network's probability for its top digit. It is only meaningful for inputs "
-                           "that look like the digits it was trained on.")
-            if not view.sure:
-                st.warning(f"**Not sure:** {view.guesses()}. {view.reason}")
-            st.plotly_chart(charts.probability_bars(reading.probs, reading.predicted, view.sure),
-                            config={"displayModeBar": False}, key="draw_probs")
+        answer(view, pre.reason if pre is not None else prompt)
+    if source == "Draw":
+        with left:                       # under the canvas, where they always were
+            drawing_controls()
+    reading = None
+    if view is not None:
+        with lock:
+            reading = read(model, pre.x)
+        with right:
+            probabilities(reading, view)
+    ss[CURRENT_X] = pre.x if reading is not None else None
 
     # what comes and goes with the reading sits in one container, so that the lab's tabs below stay
     # at the same place in the page: the browser rebuilds tabs that move, back on their first tab, so
@@ -135,7 +130,8 @@ st.title("✏️ Draw a digit")
 st.caption("Draw with the mouse (or a finger). After every stroke the NumPy network reads your drawing: "
            "below you see what it receives, how sure it is, and which pixels made up its mind.")
 
-reference()      # loaded once per server process (about a second), before the first stroke
+one_blas_thread()    # once per server process: a stroke's small products are faster on one thread
+reference()          # loaded once per server process (about a second), before the first stroke
 
 # the model picker: the shipped and published models, this learner's, and the taught copy if any
 models = list_digit_models()

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from nn.model import MLP, ModelConfig
+from ui.draw_charts import ACCENT, CONFIDENT, PROBABILITY_TOP, UNSURE, probability_html
 from ui.model_lab import CALIBRATION_TEXT
 from ui.shared import LEARNER_KEY, MAX_LISTED
 
@@ -106,6 +107,79 @@ def test_predicts_the_drawn_digit(at, digit):
     assert next(m.value for m in at.metric if m.label == "Confidence").endswith("%")
     captions = [img.caption for element in at.image for img in element.proto.imgs]
     assert "Deskewed: the input" in captions and "Gradient × input" in captions
+
+
+def sent_elements(monkeypatch) -> list[str]:
+    """The elements the script sends from now on, in the order they leave for the browser (a metric
+    as "metric:<label>", a button as "button:<label>")."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
+
+    sent, enqueue = [], ScriptRunContext.enqueue
+
+    def record(ctx, msg):
+        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            element = msg.delta.new_element
+            kind = element.WhichOneof("type")
+            sent.append({"metric": f"metric:{element.metric.label}", "button": f"button:{element.button.label}",
+                         "html": "html:" + element.html.body[:60]}.get(kind, kind))
+        return enqueue(ctx, msg)
+
+    monkeypatch.setattr(ScriptRunContext, "enqueue", record)
+    return sent
+
+
+def test_the_answer_leaves_before_everything_else_the_stroke_changes(at, monkeypatch):
+    """The browser shows each element as it arrives: the Prediction is sent as soon as the drawing is
+    judged, before the canvas's own buttons, the probability chart, the pictures and the model lab."""
+    sent = sent_elements(monkeypatch)
+    inject(at, DRAWINGS[7])
+    assert prediction(at) == "7"
+    # the drawing's fragment: from the canvas on (the page's title and model picker come first)
+    fragment = sent[sent.index("bidi_component"):]
+    answer = fragment.index("metric:Prediction")
+    assert fragment[:answer] == ["bidi_component"] and fragment[answer + 1] == "metric:Confidence"
+    chart = next(k for k, e in enumerate(fragment) if "Probability of each digit" in e)
+    assert {"button:Clear", "slider", "imgs", "plotly_chart"} <= set(fragment[answer:])
+    assert chart > answer
+
+
+def test_the_probability_chart_shows_every_digit():
+    probs = np.array([0.02, 0.001, 0.0, 0.9, 0.004, 0.03, 0.02, 0.01, 0.005, 0.01])
+    html = probability_html(probs, 3, True)
+    bars = re.findall(r'title="digit (\d): ([\d.]+)%".*?>([\d]*%?)</div>'
+                      r'<div style="width:80%;height:([\d.]+)%;background:(#\w+)"', html)
+    assert [int(b[0]) for b in bars] == list(range(10))
+    for k, (_, hover, label, height, colour) in enumerate(bars):
+        assert float(hover) == pytest.approx(100 * probs[k], abs=0.05)
+        assert float(height) == pytest.approx(100 * probs[k] / PROBABILITY_TOP, abs=0.01)
+        assert label == (f"{probs[k]:.0%}" if probs[k] >= 0.005 else "")   # tiny bars are not labelled
+        assert colour == (ACCENT if k == 3 else CONFIDENT)
+    assert "Probability of each digit" in html and 'role="img"' in html
+    # not sure: the best guess is grey, not in the colour of an answer
+    assert re.findall(r"background:(#\w+)", probability_html(probs, 3, False))[3] == UNSURE
+
+
+def test_the_reading_shows_the_probability_chart(at):
+    inject(at, DRAWINGS[0])
+    charts = [h.proto.body for h in at.get("html") if "Probability of each digit" in h.proto.body]
+    assert len(charts) == 1 and 'title="digit 0: ' in charts[0]
+    at.button(key="draw_clear").click().run()
+    assert not any("Probability of each digit" in h.proto.body for h in at.get("html"))
+
+
+def test_the_server_reads_with_one_blas_thread(at):
+    """Opening the Draw page leaves NumPy's OpenBLAS on one thread in the server process: its default
+    two threads spin against everything else on the server's cores (ui/draw_session.py)."""
+    import ctypes
+
+    from ui.draw_session import _loaded_openblas
+
+    libraries = _loaded_openblas()
+    assert libraries, "NumPy's OpenBLAS is not loaded"
+    lib = ctypes.CDLL(libraries[0])
+    getter = next(getattr(lib, n) for n in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads")
+                  if hasattr(lib, n))
+    assert getter() == 1
 
 
 def test_a_scribble_is_not_sure_and_gives_two_guesses(at):

@@ -1,9 +1,15 @@
-"""Pictures for the Draw page: plotly figures and small images built from nn's arrays (UI code only).
+"""Pictures for the Draw page: plotly figures, a small HTML bar chart and small images built from nn's
+arrays (UI code only).
 
 Images are returned as uint8 arrays already enlarged with nearest-neighbour sampling, so that a
-28x28 input shows as crisp square pixels instead of being blurred by the browser.
+28x28 input shows as crisp square pixels instead of being blurred by the browser; ``png_url`` turns
+one into what st.image shows at every stroke.
 """
 from __future__ import annotations
+
+import base64
+import io
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -29,17 +35,54 @@ def _title(text: str) -> dict:
     return dict(text=text, x=0, font=dict(size=14))
 
 
-def probability_bars(probs: np.ndarray, predicted: int | None, sure: bool) -> go.Figure:
-    """Ten bars, one per digit, the predicted one highlighted. probs : (10,) in [0, 1]."""
-    probs = np.asarray(probs, float)
-    colours = [ACCENT if k == predicted and sure else (UNSURE if k == predicted else CONFIDENT)
-               for k in range(len(probs))]
-    bar = go.Bar(x=[str(k) for k in range(len(probs))], y=probs, marker=dict(color=colours),
-                 text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs], textposition="outside",
-                 hovertemplate="digit %{x}: %{y:.1%}<extra></extra>", cliponaxis=False)
-    return go.Figure(data=[bar], layout=dict(
-        height=250, title=_title("Probability of each digit"), showlegend=False,
-        yaxis=dict(range=[0, 1.12], **_PERCENT_AXIS), xaxis=dict(type="category"), **_LAYOUT))
+# The probability chart changes at every stroke. As a plotly chart, each new figure was a new element
+# that the browser mounted from scratch: measured on the 2-core machine, ~200 ms of the browser's main
+# thread per stroke (of ~500 ms for the whole page), competing with the server for the same cores.
+# The same bars in plain HTML cost the browser a few milliseconds. Plot: 180 px high, y from 0 to
+# PROBABILITY_TOP (room for the labels above a bar at 100%), grid lines at 0, 50% and 100%.
+PROBABILITY_TOP = 1.12
+_PLOT_PX, _AXIS_PX = 180, 34
+
+
+def _colours(n: int, predicted: int | None, sure: bool) -> list[str]:
+    return [ACCENT if k == predicted and sure else (UNSURE if k == predicted else CONFIDENT) for k in range(n)]
+
+
+def probability_html(probs: np.ndarray, predicted: int | None, sure: bool) -> str:
+    """The ten probabilities as a bar chart in HTML (for ``st.html``), the predicted digit in the
+    accent colour (grey when the page is not sure of it): a title, a y axis in percent, one bar per
+    digit with its percentage above it (from 0.5%), the digits below; hovering a bar names its digit
+    and probability. Text takes the page's colour, so it reads in the light and the dark theme.
+
+    probs : (10,) in [0, 1]
+    """
+    probs = np.clip(np.asarray(probs, float), 0.0, 1.0)
+    colours = _colours(len(probs), predicted, sure)
+    height = lambda v: f"{100 * v / PROBABILITY_TOP:.2f}%"          # noqa: E731 - share of the plot
+    grid = "".join(
+        f'<div style="position:absolute;left:0;right:0;bottom:{height(v)};border-top:1px solid;opacity:.15">'
+        "</div>" for v in (0.0, 0.5, 1.0))
+    ticks = "".join(
+        f'<div style="position:absolute;right:6px;bottom:{height(v)};transform:translateY(50%);'
+        f'font-size:11px;opacity:.6">{v:.0%}</div>' for v in (0.0, 0.5, 1.0))
+    bars = "".join(
+        f'<div title="digit {k}: {p:.1%}" style="flex:1;height:100%;display:flex;flex-direction:column;'
+        f'justify-content:flex-end;align-items:center">'
+        f'<div style="font-size:12px;line-height:1.3;opacity:.75">{f"{p:.0%}" if p >= 0.005 else ""}</div>'
+        f'<div style="width:80%;height:{height(p)};background:{colours[k]}"></div></div>'
+        for k, p in enumerate(probs))
+    digits = "".join(f'<div style="flex:1;text-align:center;font-size:12px;opacity:.6">{k}</div>'
+                     for k in range(len(probs)))
+    label = "Probability of each digit: " + ", ".join(f"{k}: {p:.0%}" for k, p in enumerate(probs))
+    return (f'<div role="img" aria-label="{escape(label)}" style="font-size:13px;line-height:1.4;'
+            'padding:4px 10px 6px 0">'
+            '<div style="font-size:14px;font-weight:600;margin:0 0 8px 4px">Probability of each digit</div>'
+            f'<div style="display:flex;height:{_PLOT_PX}px">'
+            f'<div style="position:relative;width:{_AXIS_PX}px;flex:none">{ticks}</div>'
+            f'<div style="position:relative;flex:1">{grid}'
+            f'<div style="position:absolute;top:0;bottom:0;left:0;right:0;display:flex;align-items:flex-end">'
+            f'{bars}</div></div></div>'
+            f'<div style="display:flex;margin-left:{_AXIS_PX}px;padding-top:4px">{digits}</div></div>')
 
 
 def before_after_bars(before: np.ndarray, after: np.ndarray, label: int) -> go.Figure:
@@ -62,6 +105,29 @@ def enlarge(img: np.ndarray, size: int) -> np.ndarray:
     return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
 
 
+def png_url(img: np.ndarray) -> str:
+    """(H, W) or (H, W, 3) uint8 -> a data: URL of it as a PNG, for st.image.
+
+    st.image shows a data: URL as it is. Given an array, it would encode it, check the encoding and
+    store it as a file that the browser then fetches with a request of its own: for the ten pictures
+    of every stroke, ten requests to the server and as many round trips for the browser."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)   # pictures of a few kB: fast beats small
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def fit_width(img: np.ndarray, width: int) -> np.ndarray:
+    """(H, W) or (H, W, 3) uint8 -> the same, shrunk to ``width`` (bilinear) if it is wider.
+
+    An image wider than the width it is shown at is shrunk by st.image itself, by decoding the PNG it
+    has just encoded, resizing it (bilinear) and encoding it again: done here, the server encodes
+    each picture once, which saves a few milliseconds a picture at every stroke."""
+    h, w = img.shape[:2]
+    if w <= width:
+        return img
+    return np.asarray(Image.fromarray(img).resize((width, max(1, round(h * width / w))), Image.BILINEAR))
+
+
 def thumbnail(image: np.ndarray, size: int) -> np.ndarray:
     """A decoded photo (H, W) or (H, W, 3|4) uint8 -> the same shrunk to fit in size x size."""
     im = Image.fromarray(image)
@@ -70,7 +136,7 @@ def thumbnail(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def grey_image(a: np.ndarray, size: int = 112) -> np.ndarray:
-    """(h, w) float in [0, 1] (1 = ink) -> uint8 white ink on black, enlarged to ``size``.
+    """(h, w) float in [0, 1] (1 = ink) -> uint8 white ink on black, ``size`` pixels wide.
 
     A square image gives (H, W) grey; a non-square one (a crop) is centred on a square of dark
     blue-grey, (H, W, 3), so that pictures line up and the crop's edges stay visible.
@@ -89,11 +155,12 @@ def grey_image(a: np.ndarray, size: int = 112) -> np.ndarray:
         top, left = (side - h) // 2, (side - w) // 2
         square[top:top + h, left:left + w] = grey[..., None]
         grey = square
-    return enlarge(grey, size)
+    return fit_width(enlarge(grey, size), size)
 
 
 def diverging_image(a: np.ndarray, size: int = 112, outline: np.ndarray | None = None) -> np.ndarray:
-    """(h, w) float in [-1, 1] -> (H, W, 3) uint8: red for positive, blue for negative, white at 0.
+    """(h, w) float in [-1, 1] -> (H, W, 3) uint8, ``size`` pixels wide: red for positive, blue for
+    negative, white at 0.
 
     outline : optional (h, w) in [0, 1], e.g. the input digit, drawn over the map as a grey shadow
     so that the colours can be related to the strokes.
@@ -105,7 +172,7 @@ def diverging_image(a: np.ndarray, size: int = 112, outline: np.ndarray | None =
     rgb = WHITE + t * (colour - WHITE)
     if outline is not None:
         rgb *= 1 - 0.45 * np.clip(np.asarray(outline, np.float32), 0, 1)[..., None]
-    return enlarge((rgb + 0.5).astype(np.uint8), size)
+    return fit_width(enlarge((rgb + 0.5).astype(np.uint8), size), size)
 
 
 def activation_strip(h: np.ndarray, width: int = 512, height: int = 18) -> np.ndarray:

@@ -2,6 +2,7 @@
 
     reference          the bundled digits as the network sees them (read-only, shared by every session)
     shared_model_lock  one lock for reading the shared models (their layers cache the last batch)
+    one_blas_thread    NumPy's BLAS on one thread in this server process (once)
     clear              Clear: a new, empty canvas (a new widget key)
     teach_drawing      Teach it: a few gradient steps of this session's own copy of the model
     forget, save       drop the taught copy, or save it in this learner's own folder
@@ -11,9 +12,11 @@ its lessons, the last lesson, the decoded photo, the drawing on screen. Nothing 
 """
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
 import hashlib
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +62,47 @@ def shared_model_lock() -> threading.Lock:
     """One lock for reading the shared models: their layers cache inputs during a forward pass,
     so two sessions reading the same model at the same moment would mix up their saliency maps."""
     return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def one_blas_thread() -> int | None:
+    """Make NumPy's OpenBLAS use one thread in this server process; the number it used before, or
+    None when there is no OpenBLAS to tell (another BLAS: nothing is changed).
+
+    A stroke's forward passes are small (a few rows through the network), and the web server shares
+    its cores with the other learners' sessions, their training processes and, on a small machine,
+    browsers: OpenBLAS's default two threads then spin against them. Measured on the 2-core machine
+    with one other busy process: a (7, 784) @ (784, 1024) product in 56 ms instead of 1.5 ms, and the
+    Draw page's answer 60 ms later. The training processes already use one thread (ui/processes.py),
+    as do the app processes of scripts/serve_cluster.py (OPENBLAS_NUM_THREADS=1); this does the same
+    for a server started with plain `streamlit run`. OpenBLAS's setting is process-wide (its
+    "_local" variant too), so it is done once, for every session, before the first reading."""
+    names = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "openblas_set_num_threads")
+    for path in _loaded_openblas():
+        try:
+            lib = ctypes.CDLL(path)            # already loaded by NumPy: the same library
+        except OSError:
+            continue
+        setter = next((getattr(lib, n) for n in names if hasattr(lib, n)), None)
+        getter = next((getattr(lib, n.replace("set_", "get_")) for n in names
+                       if hasattr(lib, n.replace("set_", "get_"))), None)
+        if setter is None:
+            continue
+        before = int(getter()) if getter is not None else None
+        setter.argtypes = [ctypes.c_int]
+        setter(1)
+        return before
+    return None
+
+
+def _loaded_openblas() -> list[str]:
+    """The OpenBLAS libraries mapped into this process (Linux: /proc/self/maps), NumPy's among them."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower() and ".so" in line}
+    return sorted(p for p in paths if p.startswith("/"))
 
 
 def canvas_key() -> str:

@@ -1,4 +1,5 @@
-"""What the Draw page shows from a reading: the photo uploader, what the network sees (the
+"""What the Draw page shows from a reading: the photo uploader, the canvas's buttons, the answer
+(Prediction, Confidence, "not sure") and its probability chart, what the network sees (the
 preprocessing steps, the saliency map, the hidden layers), Teach it, and the taught copy's line.
 The figures and pictures themselves come from ui/draw_charts.py; the state from ui/draw_session.py.
 """
@@ -8,7 +9,7 @@ import streamlit as st
 
 from nn.preprocess import ImageError, load_image, preprocess
 from ui import draw_charts as charts
-from ui.draw_session import LESSON, PHOTO, SAVE_MSG, digest, forget, save, teach_drawing
+from ui.draw_session import LESSON, PHOTO, SAVE_MSG, clear, digest, forget, save, teach_drawing
 from ui.shared import ModelEntry
 from ui.text import plain
 
@@ -49,13 +50,48 @@ def photo():
     return photo["pre"]
 
 
+def drawing_controls() -> None:
+    """Clear and the pen's width, under the canvas."""
+    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+    c1.button("Clear", on_click=clear, key="draw_clear", icon=":material/ink_eraser:",
+              help="Wipe the canvas and start again.")
+    c2.slider("Pen width", 8, 40, 20, key="draw_pen",
+              help="Thickness of your strokes; the preprocessing evens it out before the network reads it.")
+
+
+def answer(view, prompt: str) -> None:
+    """The answer: the Prediction and Confidence metrics and, when the network is not sure, why.
+
+    view : nn.explain.Verdict of the drawing, or None (no drawing yet: dashes and ``prompt``)."""
+    m1, m2 = st.columns(2)
+    if view is None:
+        m1.metric("Prediction", "–")
+        m2.metric("Confidence", "–")
+        st.info(prompt)
+        return
+    m1.metric("Prediction", str(view.digit) if view.sure else "?")
+    m2.metric("Confidence", f"{view.confidence:.0%}",
+              help="The network's probability for its top digit. It is only meaningful for inputs "
+                   "that look like the digits it was trained on.")
+    if not view.sure:
+        st.warning(f"**Not sure:** {view.guesses()}. {view.reason}")
+
+
+def probabilities(reading, view) -> None:
+    """The bar chart of the ten probabilities, under the answer (plain HTML: see
+    ui/draw_charts.py probability_html for why not plotly)."""
+    st.html(charts.probability_html(reading.probs, reading.predicted, view.sure))
+
+
 def what_it_sees(pre, reading, source: str) -> None:
     st.subheader("What the network sees")
     # a drawing has no background to remove: that step only tells something about photos
     steps = [k for k in STEP_TITLES if k in pre.steps and (k != "cleaned" or source == "Photo")]
-    for col, key in zip(st.columns(len(steps)), steps):
-        col.image(charts.grey_image(pre.steps[key]), caption=STEP_TITLES[key], width=112,
-                  output_format="PNG")
+    # one horizontal container rather than a column each: the same row (wrapping on a phone) in 1
+    # element instead of 6, and every element costs the browser work at every stroke
+    with st.container(horizontal=True, gap="large"):
+        for key in steps:
+            st.image(charts.png_url(charts.grey_image(pre.steps[key])), caption=STEP_TITLES[key], width=112)
     st.caption("Your picture is cropped, shrunk so that its longer side is 20 pixels, centred by its centre "
                "of mass in a 28×28 square and straightened, exactly as the MNIST digits the network learnt "
                "from were prepared. The last picture is the 784 numbers the network receives.")
@@ -64,11 +100,10 @@ def what_it_sees(pre, reading, source: str) -> None:
     grad, grad_x = reading.saliency(pre.x)
     s1, s2, s3, s4 = st.columns([1, 1, 1, 2])
     digit_img = pre.x.reshape(28, 28)
-    s1.image(charts.grey_image(digit_img, 140), caption="The input", width=140, output_format="PNG")
-    s2.image(charts.diverging_image(grad_x, 140), caption="Gradient × input", width=140,
-             output_format="PNG")
-    s3.image(charts.diverging_image(grad, 140, outline=digit_img), caption="Gradient (input in grey)",
-             width=140, output_format="PNG")
+    s1.image(charts.png_url(charts.grey_image(digit_img, 140)), caption="The input", width=140)
+    s2.image(charts.png_url(charts.diverging_image(grad_x, 140)), caption="Gradient × input", width=140)
+    s3.image(charts.png_url(charts.diverging_image(grad, 140, outline=digit_img)),
+             caption="Gradient (input in grey)", width=140)
     s4.markdown(f"**Red** pixels push the network towards **{reading.predicted}**, **blue** ones push "
                 f"it away. *Gradient × input*: which of your strokes did the pushing. *Gradient*: where "
                 f"adding ink would raise the score of {reading.predicted}, anywhere in the square. Both "
@@ -79,7 +114,7 @@ def what_it_sees(pre, reading, source: str) -> None:
             st.markdown("This network has no hidden layer: the pixels go straight to the ten scores.")
         for i, h in enumerate(reading.hidden, 1):
             active = int((h > 0).sum())
-            st.image(charts.activation_strip(h), width="stretch", output_format="PNG",
+            st.image(charts.png_url(charts.activation_strip(h)), width="stretch",
                      caption=f"Hidden layer {i}: {len(h)} neurons, {active} of them above zero "
                              "(brighter = more active)")
 

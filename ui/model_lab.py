@@ -116,6 +116,17 @@ def _curve_amounts(kind: str) -> np.ndarray:
     return np.array(sorted(amounts))
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _about_figures(model_key: tuple, sources: tuple, _per_class: list[dict], _bins_before: list[dict],
+                   _bins_after: list[dict]) -> tuple:
+    """The per-class bars and the reliability diagram of a model, built once (shared, read-only:
+    st.plotly_chart only reads a figure). They depend on the model alone, yet every stroke reruns the
+    tab: rebuilt, they cost the server about 20 ms a stroke. Cached per ``model_key`` and ``sources``
+    (where the numbers come from: the card or the bundled digits), not per numbers: hashing those
+    lists of dicts would cost as much again."""
+    return lab_charts.per_class_bars(_per_class), lab_charts.reliability_diagram(_bins_before, _bins_after)
+
+
 @st.cache_resource(show_spinner="Mapping the last hidden layer…", max_entries=8)
 def _file_map(_model: MLP, model_key: tuple, _lock) -> HiddenMap:
     """The hidden-layer map of a model file, built once per file version (shared, read-only)."""
@@ -168,8 +179,9 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
     calibration = card.get("calibration") or {}
     has_bins = bool(calibration.get("bins_before")) and bool(calibration.get("bins_after"))
     report = None
+    model_key = _model_key(model, path, mtime_ns)
     if official is None or not has_bins:
-        report = _bundled_report(model, _model_key(model, path, mtime_ns), lock or contextlib.nullcontext())
+        report = _bundled_report(model, model_key, lock or contextlib.nullcontext())
 
     st.markdown(f"**Architecture:** {plain(model.describe())}")
     st.markdown(f"**Trained on:** {plain(_trained_on(card))}")
@@ -208,17 +220,17 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
                   help="Expected calibration error (ECE): how far confidence is from accuracy, on average "
                        "over the answers. 0 is perfectly honest.")
 
+    per_class_fig, reliability_fig = _about_figures(model_key, (official is not None, has_bins), results["per_class"],
+                                                    bins_before, bins_after)
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(lab_charts.per_class_bars(results["per_class"]), config={"displayModeBar": False},
-                        key=f"{key}_per_class")
+        st.plotly_chart(per_class_fig, config={"displayModeBar": False}, key=f"{key}_per_class")
         pairs = results.get("confused_pairs") or []
         if pairs:
             st.markdown(f"**Most confused** (on {where}): " + ", ".join(
                 f"{p['true']} read as {p['predicted']} ({p['count']}×)" for p in pairs[:5]))
     with right:
-        st.plotly_chart(lab_charts.reliability_diagram(bins_before, bins_after), config={"displayModeBar": False},
-                        key=f"{key}_reliability")
+        st.plotly_chart(reliability_fig, config={"displayModeBar": False}, key=f"{key}_reliability")
         ece = (f"ECE {ece_before:.2%} before, {ece_after:.2%} after temperature scaling (T = {t:.2f}); "
                if ece_before is not None and ece_after is not None else "")
         st.caption(f"{ece}measured on {measured}. Each bar is one band of confidence (hover for how many "
@@ -302,9 +314,9 @@ def robustness_lab(model: MLP, x_drawing: np.ndarray | None, key: str, path: str
     left, right = st.columns([1, 1.6], gap="large")
     with left:
         i1, i2 = st.columns(2)
-        i1.image(draw_charts.grey_image(x.reshape(28, 28), 120), width=120, output_format="PNG",
+        i1.image(draw_charts.png_url(draw_charts.grey_image(x.reshape(28, 28), 120)), width=120,
                  caption="your drawing" if truth is None else f"test digit: a {truth}")
-        i2.image(draw_charts.grey_image(xd.reshape(28, 28), 120), width=120, output_format="PNG",
+        i2.image(draw_charts.png_url(draw_charts.grey_image(xd.reshape(28, 28), 120)), width=120,
                  caption=f"{kind} {amount:g} {d.unit}")
         st.metric("Prediction", str(view.digit) if view.sure else "?",
                   help="What the network reads in the distorted digit, decided as everywhere in the app "
