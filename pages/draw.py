@@ -8,8 +8,8 @@ ui/draw_charts.py; what is shown from a reading in ui/draw_views.py; the session
 buttons' callbacks in ui/draw_session.py; the model list in ui/shared.py.
 
 A stroke reruns only what a stroke changes: the canvas and everything read from the drawing are one
-fragment (``drawing_and_reading``); the title and the model picker above it run again only when the
-model or the input changes. Teach, Forget and Save change the picker too, so they rerun the page.
+fragment (``drawing_and_reading``); the title and the model picker above it, and the model lab's "About
+this model" under it, run again only when the model or the input changes. Teach, Forget and Save change the picker too, so they rerun the page.
 
 Session state: see ui/draw_session.py.
 """
@@ -42,6 +42,18 @@ CANVAS_SIZE = 280
 TOOLBAR_ROOM = 16
 DRAW_PROMPT = "The canvas is empty: draw a digit (0 to 9) in the black square."
 canvas_key()
+
+
+LAB_TABS = ["About this model", "Robustness lab", "Where is my digit?"]
+LAB_TAB = "draw_lab_tab"
+ABOUT_BELOW = "draw_about_below"     # True when this run of the page draws "About this model"
+
+
+def lab_source(entry: ModelEntry | None) -> dict:
+    """What identifies the model for the lab's caches, and the lock of a shared model."""
+    if entry is None:
+        return {**lab.source_of(None), "lock": None}
+    return {**lab.source_of(entry.path), "lock": shared_model_lock()}
 
 
 # ----- what a stroke reruns ---------------------------------------------------------------------------
@@ -109,13 +121,11 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
             taught_model(personal, reading is not None)
     # the model lab follows each stroke too: the star on the map, the drawing in the robustness lab
     x_lab = pre.x if reading is not None else None
-    lab_src = {**lab.source_of(entry.path if shared else None), "lock": shared_model_lock() if shared else None}
+    lab_src = lab_source(entry)
     # only the open tab runs (a stroke costs one view, not three); choosing a tab reruns this fragment
-    about_tab, robust_tab, map_tab = st.tabs(["About this model", "Robustness lab", "Where is my digit?"],
-                                             key="draw_lab_tab", on_change="rerun")
-    if about_tab.open:
-        with about_tab:
-            lab.about_model(model, model.meta, **lab_src, key="draw_about")
+    about_tab, robust_tab, map_tab = st.tabs(LAB_TABS, key=LAB_TAB, on_change="rerun")
+    if about_tab.open != ss[ABOUT_BELOW]:
+        st.rerun()                       # to or from "About this model", which the page draws: see below
     if robust_tab.open:
         with robust_tab:
             lab.robustness_lab(model, x_lab, "draw_robust", **lab_src)
@@ -182,4 +192,13 @@ with top[1]:
     st.radio("Input", ["Draw", "Photo"], horizontal=True, key="draw_source",
              help="Draw on the canvas, or upload a photo of a digit written on paper.")
 
+# "About this model" depends on the model alone, so the page draws it under the fragment, straight under
+# the lab's tabs, rather than inside: a stroke or a Clear would otherwise send it all again (two plotly
+# charts and a dozen elements: a sixth of the server's work per stroke, and the browser's redrawing).
+# Choosing that tab, or leaving it, reruns the page (the fragment's st.rerun above).
+ss[ABOUT_BELOW] = ss.get(LAB_TAB, LAB_TABS[0]) == LAB_TABS[0]
 drawing_and_reading(chosen)
+if ss[ABOUT_BELOW]:
+    shown = personal["model"] if chosen is None else load_model(chosen)
+    with st.container(key="draw_lab_about"):
+        lab.about_model(shown, shown.meta, **lab_source(chosen), key="draw_about")

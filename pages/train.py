@@ -20,6 +20,7 @@ from nn.download import DownloadError, download
 from nn.features import LABELS
 from nn.gradcheck import agreement
 from ui import train_charts as charts
+from ui import server_load
 from ui import train_runs as runs
 from ui.backprop_panel import backprop_panel
 from ui.lessons import is_hidden, is_locked, lesson_card, link_params
@@ -40,7 +41,8 @@ from ui.widgets import setting_widget
 
 through_app("pages/train.py")
 ss = st.session_state
-REDRAW_SECONDS = 0.2        # every live view: five times a second while training
+REDRAW_SECONDS = server_load.LEVELS[0]    # every live view: five times a second while training, unless
+REDRAW = "train_redraw_seconds"           # the server is busy (ui/server_load.py): the interval in use
 # while waiting for a training place only the queue moves: once a second is enough, and a class
 # queueing behind the limit would otherwise cost the server a live view's redraw 5x a second each
 WAITING_REDRAW_SECONDS = 1.0
@@ -134,7 +136,8 @@ with st.container():
 
 # -- live views --
 
-@st.fragment(run_every=REDRAW_SECONDS if running else WAITING_REDRAW_SECONDS if waiting else None)
+@st.fragment(run_every=ss.setdefault(REDRAW, REDRAW_SECONDS) if running else WAITING_REDRAW_SECONDS if waiting
+             else None)
 def live_view() -> None:
     run = ss.get(runs.RUN)
     images = ds.image_shape is not None
@@ -175,10 +178,18 @@ def live_view() -> None:
         # it stopped or started since the page was drawn (the slots' keeper may have noticed first,
         # so compare with the page, not with run.running): buttons, messages, timer on or off
         st.rerun()
+    if running:
+        redraw = server_load.redraw_seconds(ss[REDRAW], server_load.load())
+        if redraw != ss[REDRAW]:
+            ss[REDRAW] = redraw
+            st.rerun()           # the timer is set when the page runs
 
     if place:
         st.info(waiting_text(place, slots().limit), icon=":material/hourglass_top:")
     render_metrics(snap, run.info["n_train"])
+    if running and ss[REDRAW] > REDRAW_SECONDS:
+        st.caption(f":material/speed: The server is busy: these views redraw every {ss[REDRAW]:g} s instead "
+                   f"of {REDRAW_SECONDS:g} s (training itself goes on at full speed).")
     if not snap["running"] and not snap["done"] and snap.get("verdict"):
         st.caption(":material/insights: So far: " + verdict_text(snap["verdict"]))
     if images:

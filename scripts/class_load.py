@@ -7,6 +7,8 @@ that are left.
     python -m scripts.class_load --draw 40 --train 0 --seconds 60          # the server's memory
     python -m scripts.class_load --record strokes.json                     # record only, then
     python -m scripts.class_load --replay strokes.json --draw 3 --seconds 10   # replay without a browser
+    python -m scripts.class_load --replay strokes.json --draw 30 --train 2 --apps 2 --seconds 60
+                                    # the same class on 2 app processes behind nginx (see below)
 
 Why: scripts/load_test.py drives one real Chromium tab per learner, and on a 2-core server those tabs
 take most of the cores, so its figures say more about Chromium than about the server. In a class every
@@ -56,6 +58,25 @@ How, in two steps:
    waits for the answer and the end of the rerun, pauses, presses Clear, waits, pauses, and so on
    until the window closes.
 
+On several app processes (--apps K, K >= 1): the class (not the recording, which keeps a server of
+its own) runs against `python -m scripts.serve_cluster --apps K` started on free ports of 127.0.0.1:
+nginx on P, the app processes on P+1 ... P+K, each with NN_MAX_TRAINING = cores / K; the run begins
+once nginx and every app answer /_stcore/health. The learners talk to nginx only, and stay with one
+app process as a browser does: nginx's first response sets the ``nn_server`` cookie
+(deploy/nginx-site.conf), the client keeps every cookie it is given and sends them with each later
+request and with the websocket's upgrade. Each response names the process that answered
+(``X-NN-Upstream``): a learner answered by two processes is an error, and so is an app process with
+fewer websockets open (nginx -> app, from /proc/net/tcp) than learners whose pages it served. How the
+learners are spread, --spread:
+
+    nginx   (default) every learner arrives without the cookie and nginx draws it (a class's first
+            visit): the spread is random, 30 learners on 2 processes make 15 +- 3 each
+    even    every learner arrives with an ``nn_server`` cookie nginx maps to the processes in turn
+            (returning browsers; the ids are found by asking nginx which process each reaches):
+            N/K learners each, whatever the class size, e.g. for a test that needs every process
+
+The teacher's first visit is made to each app process directly (each needs one, see above).
+
 The pause: --pause (default 2 s, each pause drawn between 0.5x and 1.5x so that learners do not keep
 in step) follows every answer, before the next action. A learner looks at the answer (about 2 s),
 presses Clear, goes back to the canvas and draws the next digit (a stroke takes the hand 1-2 s, so the
@@ -80,23 +101,41 @@ Prints one JSON report (and writes it to --out if given):
                          view's redraw requests sent and reruns finished, per second and session
     media                images fetched, and fetches that failed
     errors               everything that went wrong (each a line of text)
-    server_cpu_share     the server process's CPU seconds per second of the window (1.0 = a core);
-                         children_cpu_share: its fork server and training processes together;
-                         client_cpu_share: this script's own, on the same cores; others_cpu_share:
-                         every other process of the machine (a run beside another is disturbed)
-    memory_mb            the server's resident memory (peak, at the end) and the training
-                         processes' (count, each, total), sampled twice a second from /proc
-    training_processes   the most alive at once; after the clients left: [seconds, count] at each
-                         change, the count left at the end of the wait, the seconds until none
+    apps                 K (0: one app process and no nginx)
+    sessions_per_app     by app process (its address): the learners whose pages it served, {draw,
+                         train}; websockets_per_app: the connections nginx had open to it when the
+                         window opened (null without nginx)
+    server_cpu_share     the app processes' CPU seconds per second of the window (1.0 = a core),
+                         summed (server_cpu_share_per_app: each); children_cpu_share: their fork
+                         servers and training processes together; balancer_cpu_share: nginx's, master
+                         and worker (null without nginx); cluster_script_cpu_share: serve_cluster's
+                         own process; client_cpu_share: this script's own, on the same cores;
+                         others_cpu_share: every other process of the machine (a run beside another
+                         is disturbed)
+    memory_mb            the app processes' resident memory, summed (the peak of the sum, at the end)
+                         and each one's, and the training processes' (count, each, total), sampled
+                         twice a second from /proc; balancer_memory_mb: nginx's (peak, at the end)
+    training_processes   the most alive at once, over all app processes and each one's, beside the
+                         training places (limit: the app processes' NN_MAX_TRAINING summed, = cores
+                         with serve_cluster). A run has its process from Start on, also while it
+                         waits for a place, so the check is: an app process never has more than one
+                         per learner who pressed Start there (nor, then, more than its places when
+                         no more learners than places trained). After the clients left: [seconds,
+                         count] at each change, the count left at the end of the wait, the seconds
+                         until none
+    left_running_after_stop  processes started for the run that were still running after it
+                         stopped them (each also an error)
     recording            where the messages came from; what the browser itself measured there
                          (mouse-up -> prediction on screen, mouse-up -> message sent); whether every
                          session's canvas had the recorded widget id and fragment id; recorded widget
                          ids a session's page had not shown when it sent (left out, as a browser
                          would: a timed redraw can come before the run that shows a widget ends)
 
-Bounded: at most 60 sessions, 600 s of class and 120 s of waiting after it, and 900 s in all (a
-watchdog ends the run); talks only to 127.0.0.1; starts its own servers and at the end stops them and
-every process under them by process id (scripts/proctree.py), as scripts/load_test.py does.
+Bounded: at most 60 sessions, 8 app processes, 600 s of class and 120 s of waiting after it, and
+900 s in all (a watchdog ends the run); talks only to 127.0.0.1; starts its own servers (or
+serve_cluster, which starts nginx and the app processes) and at the end stops them and every process
+under them by process id (scripts/proctree.py), as scripts/load_test.py does, then checks that none
+is left.
 
 What this does not measure: the learners' browsers (drawing the page, ~1 GB of Chromium each, not the
 server's concern), the first download of the app's JavaScript (~5 MB per learner, at arrival only,
@@ -112,6 +151,8 @@ import contextlib
 import json
 import os
 import random
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -122,23 +163,28 @@ from urllib.parse import urlsplit
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from scripts.load_test import (EXCEPTION, IDLE, Memory, Results, _bounded, _stroke, open_drawing, percentile,
-                               start_server, training_learner, training_processes)
-from scripts.proctree import cpu_seconds, rss_mb, terminate
+from scripts.load_test import (EXCEPTION, IDLE, ROOT, Memory, Results, _bounded, _free_port, _stroke, open_drawing,
+                               percentile, start_server, training_learner)
+from scripts.proctree import Seen, alive, cmdline, cpu_seconds, descendants, die_with_parent, rss_mb, terminate
+from scripts.serve_cluster import healthy
 from tests.browser.conftest import CHROMIUM_FLAGS, _browser_path
 from tests.browser.test_draw_browser import EMPTY, ONE, PREDICTION_JS, SEVEN, ZERO
 
 MAX_SESSIONS, MAX_SECONDS, MAX_AFTER_CLOSE, MAX_TOTAL = 60, 600, 120, 900
+MAX_APPS = 8                 # app processes behind nginx (--apps)
 DIGITS = (("1", ONE), ("0", ZERO), ("7", SEVEN))     # one stroke each: every stroke changes the reading
 PAUSE = 2.0                  # seconds after each answer before the learner's next action (see above)
 STROKE_TIMEOUT = 15.0        # an answer later than this is lost
 OPEN_TIMEOUT = 120.0         # a page's first run (40 arrive at once)
 START_WAIT = 30.0            # for the training places to be taken before the window opens
 RECORD_TIMEOUT = 240.0       # the recording in the browser (~15 s on a quiet machine, ~45 s on a busy one)
+CLUSTER_TIMEOUT = 150.0      # serve_cluster: its app processes (it waits 90 s for them) and nginx
 PREDICTION, TRAIN_LOSS = "Prediction", "Train loss"
 FINISHED_EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
 CANVAS_COMPONENT = "drawable_canvas"          # in the canvas's component name
 LEARNER_COOKIE = "nn_learner"                 # ui/shared.py: a returning learner's browser sends it
+SERVER_COOKIE = "nn_server"                   # deploy/nginx-site.conf: which app process a browser reaches
+UPSTREAM_HEADER = "x-nn-upstream"             # deploy/nginx-site.conf: which app process answered
 
 
 # ----- 1. recording: what one real browser sends -------------------------------------------------------
@@ -381,13 +427,16 @@ class Tab:
     """One learner's browser tab, as the server sees it: a websocket speaking Streamlit's protocol, the
     ForwardMsg cache, the timed reruns a fragment asked for, and the images the page shows."""
 
-    def __init__(self, url: str, name: str, results: ClassResults, rng: random.Random):
+    def __init__(self, url: str, name: str, results: ClassResults, rng: random.Random,
+                 cookies: dict[str, str] | None = None):
         parts = urlsplit(url)
         self.base, self.host, self.port = url, parts.hostname, parts.port
         self.name, self.results = name, results
         token = base64.urlsafe_b64encode(rng.randbytes(16)).decode().rstrip("=")   # as secrets.token_urlsafe(16)
-        self.cookies = {LEARNER_COOKIE: token}
+        # the browser's cookies for this server: sent with every request and the websocket's upgrade
+        self.cookies = {LEARNER_COOKIE: token, **(cookies or {})}
         self.http = _Http(self.host, self.port, self.cookies)
+        self.upstream: str | None = None             # the app process behind nginx that answered first
         self.ws = None
         self.tasks: list[asyncio.Task] = []
         self.timers: dict[str, tuple[float, asyncio.Task]] = {}   # fragment id -> (interval, its timer)
@@ -413,12 +462,9 @@ class Tab:
 
         for path in (page_path, "/_stcore/health", "/_stcore/host-config"):
             status, headers = await self.http.get(path)
+            self._answered(path, headers)
             if status != 200:
                 raise RuntimeError(f"GET {path}: HTTP {status}")
-            for name, value in headers:
-                if name == "set-cookie":
-                    key, _, rest = value.partition("=")
-                    self.cookies[key.strip()] = rest.split(";")[0]
         xsrf = self.cookies.get("_streamlit_xsrf", "PLACEHOLDER_AUTH_TOKEN")   # what the browser sends
         self.ws = await connect(
             f"ws://{self.host}:{self.port}/_stcore/stream", subprotocols=["streamlit", xsrf],
@@ -427,6 +473,21 @@ class Tab:
             additional_headers={"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())})
         self.tasks += [asyncio.create_task(self._read()), asyncio.create_task(self._fetch_media())]
         return await self.rerun(template)
+
+    def _answered(self, path: str, headers: list[tuple[str, str]]) -> None:
+        """What a browser keeps of a response: its cookies (Streamlit's XSRF cookie; behind nginx,
+        ``nn_server`` from the first response, which keeps this learner with one app process). And
+        which app process answered (nginx's X-NN-Upstream): always the first one, or it is an error."""
+        for name, value in headers:
+            if name == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key.strip()] = rest.split(";")[0]
+            elif name == UPSTREAM_HEADER:
+                if self.upstream is None:
+                    self.upstream = value
+                elif value != self.upstream:
+                    self.results.errors.append(f"{self.name}: GET {path} answered by {value}, its pages by "
+                                               f"{self.upstream} (not sticky)")
 
     async def close(self) -> None:
         for _, timer in self.timers.values():
@@ -587,7 +648,8 @@ class Tab:
         while True:
             url = await self.media.get()
             try:
-                status, _ = await self.http.get(url)
+                status, headers = await self.http.get(url)
+                self._answered(url, headers)
             except (OSError, asyncio.IncompleteReadError) as e:
                 status = f"{type(e).__name__}"
             if status == 200:
@@ -605,9 +667,10 @@ async def _finish(run: Run, timeout: float) -> bool:
 
 
 async def open_tab(url: str, path: str, template: Template, name: str, results: ClassResults,
-                   rng: random.Random) -> Tab | None:
-    """A tab whose page has run once, or None (the reason in the errors)."""
-    tab = Tab(url, name, results, rng)
+                   rng: random.Random, cookies: dict[str, str] | None = None) -> Tab | None:
+    """A tab whose page has run once, or None (the reason in the errors). ``cookies``: those the
+    browser arrives with besides the learner's own."""
+    tab = Tab(url, name, results, rng, cookies)
     try:
         run = await tab.open(path, template)
         if not await _finish(run, OPEN_TIMEOUT):
@@ -685,34 +748,226 @@ def _trained(tab: Tab) -> bool:
     return False
 
 
+# ----- the servers: one app process, or K behind nginx ---------------------------------------------------
+
+def _training_places(pid: int) -> int:
+    """The training places of an app process: its NN_MAX_TRAINING (ui/run_slots.py; serve_cluster
+    gives each of K processes cores / K), else the cores."""
+    with contextlib.suppress(OSError, ValueError):
+        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if item.startswith(b"NN_MAX_TRAINING="):
+                return int(float(item.partition(b"=")[2]))
+    return os.cpu_count() or 1
+
+
+def _under(tree: Seen, root: int) -> Seen:
+    """The processes of ``tree`` under ``root`` (children, their children...)."""
+    found, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, start) in tree.items():
+            if ppid == parent and pid not in found:
+                found[pid] = (ppid, start)
+                frontier.append(pid)
+    return found
+
+
+def _training(tree: Seen, server: int) -> list[int]:
+    """An app process's training processes (and one-off jobs): the children of its fork server, as
+    scripts/load_test.py's training_processes finds them, here in a tree read once for every app."""
+    forkservers = {pid for pid, (ppid, _) in tree.items() if ppid == server and "forkserver" in cmdline(pid)}
+    return [pid for pid, (ppid, _) in tree.items() if ppid in forkservers]
+
+
+class Servers:
+    """The app processes the class talks to and everything under them, sampled from /proc: one
+    Streamlit process (--apps 0), or K of them and nginx under scripts/serve_cluster.py. The memory
+    figures are over all the app processes at once (the peak of their sum, not the sum of their
+    peaks), with each one's beside them."""
+
+    def __init__(self, root: int, apps: dict[str, int], balancer: int | None = None):
+        self.root = root                 # everything under it was started for the class
+        self.apps = apps                 # address (as nginx's X-NN-Upstream names it) -> the app's pid
+        self.balancer = balancer         # nginx's master process (its worker is under it), or None
+        self.cluster_script = root if balancer is not None else None      # serve_cluster's own process
+        self.places = {app: _training_places(pid) for app, pid in apps.items()}
+        self.seen: Seen = {}             # every process seen under root: stopped at the end
+        self.under_apps: Seen = {}       # the app processes' fork servers and training processes
+        self.server_peak, self.server_peak_each = 0.0, dict.fromkeys(apps, 0.0)
+        self.workers_peak_count, self.workers_peak_each = 0, dict.fromkeys(apps, 0)
+        self.worker_peak_rss = self.workers_peak_total = self.balancer_peak = 0.0
+
+    def sample(self) -> list[int]:
+        """Sample the memory now; the training processes alive, of every app process."""
+        tree = descendants(self.root)
+        self.seen.update(tree)
+        workers = {app: _training(tree, pid) for app, pid in self.apps.items()}
+        rss = self.server_rss()
+        for app, pid in self.apps.items():
+            self.under_apps.update(_under(tree, pid))
+            self.server_peak_each[app] = max(self.server_peak_each[app], rss[app])
+            self.workers_peak_each[app] = max(self.workers_peak_each[app], len(workers[app]))
+        self.server_peak = max(self.server_peak, sum(rss.values()))
+        every = [pid for pids in workers.values() for pid in pids]
+        each = [rss_mb(pid) for pid in every]
+        self.workers_peak_count = max(self.workers_peak_count, len(every))
+        self.workers_peak_total = max(self.workers_peak_total, sum(each))
+        self.worker_peak_rss = max([self.worker_peak_rss, *each])
+        self.balancer_peak = max(self.balancer_peak, self.balancer_rss())
+        return every
+
+    def server_rss(self) -> dict[str, float]:
+        return {app: rss_mb(pid) for app, pid in self.apps.items()}
+
+    def balancer_processes(self) -> list[int]:
+        """nginx's master and worker processes (none without nginx)."""
+        return [] if self.balancer is None else [self.balancer, *_under(self.seen, self.balancer)]
+
+    def balancer_rss(self) -> float:
+        return sum(rss_mb(pid) for pid in self.balancer_processes())
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_ports(n: int) -> int:
+    """A port P of 127.0.0.1 with P ... P+n-1 all free (nginx's, then the app processes')."""
+    for _ in range(100):
+        first = _free_port()
+        if first + n - 1 <= 65535 and all(_port_free(first + k) for k in range(1, n)):
+            return first
+    raise RuntimeError(f"no {n} free ports in a row on 127.0.0.1")
+
+
+def start_cluster(n_apps: int, models_dir: str, log_path: Path) -> tuple[subprocess.Popen, str, Servers]:
+    """`python -m scripts.serve_cluster --apps K` on free ports of 127.0.0.1 (nginx on P, the app
+    processes on P+1 ... P+K), its output and theirs in ``log_path``; returns once nginx and every app
+    process answer /_stcore/health. The processes are found under it: the app processes by their
+    --server.port, nginx by its name."""
+    port = _free_ports(n_apps + 1)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.serve_cluster", "--apps", str(n_apps), "--port", str(port)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NN_WEIGHTS_DIR": models_dir},
+            preexec_fn=die_with_parent)  # noqa: PLW1509 (only a prctl call)
+    url = f"http://127.0.0.1:{port}"
+    names = [f"127.0.0.1:{port + k}" for k in range(1, n_apps + 1)]
+    seen: Seen = {}
+    deadline = time.monotonic() + CLUSTER_TIMEOUT
+    while True:
+        tree = descendants(proc.pid)
+        seen.update(tree)
+        apps, nginx = {}, None
+        for pid, (ppid, _) in tree.items():
+            words = cmdline(pid).split() if ppid == proc.pid else []
+            if words[:1] == ["nginx:"]:                         # "nginx: master process ..."
+                nginx = pid
+            elif "--server.port" in words:
+                apps[f"127.0.0.1:{words[words.index('--server.port') + 1]}"] = pid
+        if (nginx is not None and sorted(apps) == sorted(names)
+                and all(healthy(u) for u in [url, *(f"http://{app}" for app in names)])):
+            return proc, url, Servers(proc.pid, {app: apps[app] for app in names}, nginx)
+        if proc.poll() is not None or time.monotonic() > deadline:
+            terminate([proc], seen)
+            raise RuntimeError(f"serve_cluster did not start {n_apps} app processes and nginx within "
+                               f"{CLUSTER_TIMEOUT:.0f} s; its output:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+async def spread_evenly(url: str, apps: list[str], n: int, rng: random.Random) -> list[dict[str, str]]:
+    """--spread even: for each of ``n`` learners an ``nn_server`` cookie that nginx sends to the app
+    processes in turn (the k-th learner to the (k mod K)-th). nginx maps the cookie to a process by a
+    consistent hash over the processes' addresses, so the ids are drawn at random as nginx draws them
+    and each is tried with one request, whose X-NN-Upstream says where it went (~n tries in all)."""
+    wanted = [apps[k % len(apps)] for k in range(n)]
+    need = collections.Counter(wanted)
+    found: dict[str, list[str]] = {app: [] for app in apps}
+    cookies: dict[str, str] = {}
+    probe = _Http(urlsplit(url).hostname, urlsplit(url).port, cookies)
+    try:
+        for _ in range(20 * n + 100):
+            if all(len(found[app]) >= need[app] for app in apps):
+                break
+            cookies[SERVER_COOKIE] = rng.randbytes(16).hex()          # 32 hex digits, as nginx's $request_id
+            _, headers = await probe.get("/_stcore/health")
+            app = dict(headers).get(UPSTREAM_HEADER)
+            if app in found and len(found[app]) < need[app]:
+                found[app].append(cookies[SERVER_COOKIE])
+    finally:
+        await probe.close()
+    short = {app: need[app] - len(ids) for app, ids in found.items() if len(ids) < need[app]}
+    if short:
+        raise RuntimeError(f"--spread even: no nn_server cookie found for {short} (does nginx send "
+                           f"{UPSTREAM_HEADER}?)")
+    return [{SERVER_COOKIE: found[app].pop()} for app in wanted]
+
+
+def _websockets(app: str) -> int:
+    """The TCP connections open to an app process's port (/proc/net/tcp, state 01 = established):
+    behind nginx, one per websocket (nginx keeps no idle connection to the apps; a request in
+    flight adds one)."""
+    port = int(app.rsplit(":", 1)[1])
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if (f := line.split())[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port)
+
+
+def _still_running(seen: Seen, wait: float = 5.0) -> list[int]:
+    """The processes of ``seen`` still running after they were stopped (one only waiting to be
+    reaped is not); those being killed get up to ``wait`` s to go."""
+    def state(pid: int) -> str:
+        with contextlib.suppress(OSError):
+            text = Path(f"/proc/{pid}/stat").read_text()
+            return text[text.rfind(")") + 2:].split()[0]
+        return "gone"
+
+    deadline = time.monotonic() + wait
+    while True:
+        running = [pid for pid in alive(seen) if state(pid) not in ("Z", "gone")]
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(0.2)
+
+
 # ----- the run -------------------------------------------------------------------------------------------
 
 @dataclass
 class Cpu:
-    """CPU seconds of the server, of everything under it, and of this script, at one moment."""
-    server: float
+    """CPU seconds, at one moment, of each app process, of every process under them (fork servers,
+    training processes), of nginx and of serve_cluster's own process (0 without), and of this script."""
+    apps: dict[str, float]
     children: dict[int, float]
+    balancer: float
+    cluster_script: float
     client: float
     machine: float               # every core's busy time, whoever used it (/proc/stat)
 
     @classmethod
-    def now(cls, server: int, memory: Memory) -> Cpu:
-        memory.sample()                  # brings memory.seen up to date
+    def now(cls, servers: Servers) -> Cpu:
+        servers.sample()                 # brings servers.under_apps up to date
         # the first line of /proc/stat: cpu user nice system idle iowait irq softirq steal ...
         busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
         machine = sum(int(busy[i]) for i in (0, 1, 2, 5, 6, 7)) / os.sysconf("SC_CLK_TCK")
-        return cls(cpu_seconds(server), {pid: cpu_seconds(pid) for pid in memory.seen}, cpu_seconds(os.getpid()),
-                   machine)
+        return cls({app: cpu_seconds(pid) for app, pid in servers.apps.items()},
+                   {pid: cpu_seconds(pid) for pid in servers.under_apps},
+                   sum(cpu_seconds(pid) for pid in servers.balancer_processes()),
+                   cpu_seconds(servers.cluster_script) if servers.cluster_script else 0.0,
+                   cpu_seconds(os.getpid()), machine)
 
     def children_since(self, before: Cpu) -> float:
-        """CPU seconds the processes under the server used since ``before`` (a process that ended in
-        between is not counted; one that began is, whole)."""
+        """CPU seconds the processes under the app processes used since ``before`` (a process that
+        ended in between is not counted; one that began is, whole)."""
         return sum(max(0.0, cpu - before.children.get(pid, 0.0)) for pid, cpu in self.children.items())
 
 
-async def _sampler(memory: Memory, stop: asyncio.Event) -> None:
+async def _sampler(servers: Servers, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        memory.sample()
+        servers.sample()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -722,30 +977,48 @@ def _stats(values: list[float]) -> dict:
             "max": round(max(values), 1) if values else None}
 
 
-async def drive(url: str, memory: Memory, rec: Recording, n_draw: int, n_train: int, seconds: float,
-                pause: float, after_close: float) -> dict:
+async def drive(url: str, servers: Servers, rec: Recording, n_draw: int, n_train: int, seconds: float,
+                pause: float, after_close: float, spread: str = "nginx") -> dict:
     results = ClassResults()
+    cluster = servers.balancer is not None
     stop_sampling = asyncio.Event()
-    sampler = asyncio.create_task(_sampler(memory, stop_sampling))
-    # the teacher opens the app first (see the docstring)
-    teacher = await open_tab(url, "/", rec.home, "teacher", results, random.Random("teacher"))
-    if teacher is not None:
-        await teacher.close()
+    sampler = asyncio.create_task(_sampler(servers, stop_sampling))
+    # the teacher opens the app first (see the docstring), in each app process
+    for app in servers.apps:
+        teacher = await open_tab(f"http://{app}", "/", rec.home, f"teacher ({app})" if cluster else "teacher",
+                                 results, random.Random("teacher"))
+        if teacher is not None:
+            await teacher.close()
     rngs = [random.Random(f"learner {k}") for k in range(n_draw + n_train)]
+    cookies = (await spread_evenly(url, list(servers.apps), n_draw + n_train, random.Random("spread"))
+               if cluster and spread == "even" else [None] * (n_draw + n_train))
     opening = time.perf_counter()
     tabs = await asyncio.gather(
-        *(open_tab(url, "/draw", rec.draw_open, f"draw {k}", results, rngs[k]) for k in range(n_draw)),
-        *(open_tab(url, "/train", rec.train_open, f"train {k}", results, rngs[n_draw + k]) for k in range(n_train)))
+        *(open_tab(url, "/draw", rec.draw_open, f"draw {k}", results, rngs[k], cookies[k]) for k in range(n_draw)),
+        *(open_tab(url, "/train", rec.train_open, f"train {k}", results, rngs[n_draw + k], cookies[n_draw + k])
+          for k in range(n_train)))
     drawing, training = tabs[:n_draw], tabs[n_draw:]
     opened = time.perf_counter()
+    # which app process each learner reached (without nginx: the one there is)
+    sessions_per_app = {app: {"draw": 0, "train": 0} for app in servers.apps}
+    for kind, group in (("draw", drawing), ("train", training)):
+        for t in group:
+            if t is not None:
+                app = t.upstream or (next(iter(servers.apps)) if not cluster else "unknown")
+                sessions_per_app.setdefault(app, {"draw": 0, "train": 0})[kind] += 1
     await asyncio.gather(*(press_start(t, rec, results) for t in training if t))
-    # the window opens once the training places are taken (or after START_WAIT s)
-    places = min(n_train, int(os.environ.get("NN_MAX_TRAINING", os.cpu_count() or 1)))
+    # the window opens once the training places (of every app process) are taken, or after START_WAIT s
+    places = min(n_train, sum(servers.places.values()))
     wait_until = time.perf_counter() + START_WAIT
-    while places and len(training_processes(memory.server)) < places and time.perf_counter() < wait_until:
+    while places and len(servers.sample()) < places and time.perf_counter() < wait_until:
         await asyncio.sleep(0.5)
+    websockets = {app: _websockets(app) for app in servers.apps} if cluster else None
+    for app, count in (websockets or {}).items():
+        if count < sum(sessions_per_app[app].values()):
+            results.errors.append(f"{app}: {count} websockets open for {sum(sessions_per_app[app].values())} "
+                                  "learners whose pages it served (a websocket went elsewhere: not sticky)")
     auto_before, finished_before = results.auto_sent, results.auto_finished
-    began, cpu_began = time.perf_counter(), Cpu.now(memory.server, memory)
+    began, cpu_began = time.perf_counter(), Cpu.now(servers)
     load_at_start = os.getloadavg()[0]
     deadline = began + seconds
     await asyncio.gather(*(drawing_learner(t, rec, k, deadline, pause, results, rngs[k])
@@ -753,16 +1026,16 @@ async def drive(url: str, memory: Memory, rec: Recording, n_draw: int, n_train: 
     remaining = deadline - time.perf_counter()
     if remaining > 0:                        # no drawing learner left (e.g. --draw 0): the window still lasts
         await asyncio.sleep(remaining)
-    ended, cpu_ended = time.perf_counter(), Cpu.now(memory.server, memory)
+    ended, cpu_ended = time.perf_counter(), Cpu.now(servers)
     window = ended - began
     results.trained = sum(_trained(t) for t in training if t)
     auto_sent, auto_finished = results.auto_sent - auto_before, results.auto_finished - finished_before
     await asyncio.gather(*(t.close() for t in tabs if t))
     closed = time.perf_counter()
-    # after the clients left: the training processes still alive, once a second
+    # after the clients left: the training processes still alive (in every app process), once a second
     left, until_none = [], None
     while True:
-        workers = memory.sample()
+        workers = servers.sample()
         if not left or left[-1][1] != len(workers):
             left.append([round(time.perf_counter() - closed, 1), len(workers)])
         if not workers:
@@ -773,12 +1046,31 @@ async def drive(url: str, memory: Memory, rec: Recording, n_draw: int, n_train: 
         await asyncio.sleep(1.0)
     stop_sampling.set()
     await sampler
+    # one process per run, and a run per learner who pressed Start (it has its process while it waits
+    # for a place too): more is a process too many
+    for app, peak in servers.workers_peak_each.items():
+        if peak > sessions_per_app.get(app, {}).get("train", 0):
+            results.errors.append(f"{app}: {peak} training processes at once for "
+                                  f"{sessions_per_app.get(app, {}).get('train', 0)} learners who pressed Start there")
     delays = sorted(rec.browser.get("component_delay_ms", []))
     delay = delays[len(delays) // 2] if delays else None
     answer = _stats(results.answer)
     n_auto_sessions = max(1, sum(1 for t in training if t))
+
+    def share(cpu_seconds_used: float) -> float:
+        return round(cpu_seconds_used / window, 2)
+
+    server_cpu = {app: cpu_ended.apps[app] - cpu_began.apps[app] for app in servers.apps}
+    children_cpu = cpu_ended.children_since(cpu_began)
+    balancer_cpu = max(0.0, cpu_ended.balancer - cpu_began.balancer)
+    script_cpu = cpu_ended.cluster_script - cpu_began.cluster_script
+    client_cpu = cpu_ended.client - cpu_began.client
+    server_end = servers.server_rss()
     return {
         "sessions": {"draw": n_draw, "train": n_train},
+        "apps": len(servers.apps) if cluster else 0,
+        "sessions_per_app": sessions_per_app,
+        "websockets_per_app": websockets,
         "pause_s": pause,
         "seconds_to_open_all_pages": round(opened - opening, 1),
         "seconds": round(window, 1),
@@ -800,20 +1092,29 @@ async def drive(url: str, memory: Memory, rec: Recording, n_draw: int, n_train: 
                      "redraws_finished_per_second_each": round(auto_finished / window / n_auto_sessions, 2)},
         "media": {"fetched": results.media_fetched, "failed": results.media_failed},
         "errors": results.errors,
-        "server_cpu_share": round((cpu_ended.server - cpu_began.server) / window, 2),
-        "children_cpu_share": round(cpu_ended.children_since(cpu_began) / window, 2),
-        "client_cpu_share": round((cpu_ended.client - cpu_began.client) / window, 2),
+        "server_cpu_share": share(sum(server_cpu.values())),
+        "server_cpu_share_per_app": {app: share(used) for app, used in server_cpu.items()},
+        "children_cpu_share": share(children_cpu),
+        "balancer_cpu_share": share(balancer_cpu) if cluster else None,
+        "cluster_script_cpu_share": share(script_cpu) if cluster else None,
+        "client_cpu_share": share(client_cpu),
         # whatever else ran on the machine meanwhile (another measurement, say): it disturbs the figures
-        "others_cpu_share": round(max(0.0, cpu_ended.machine - cpu_began.machine
-                                      - (cpu_ended.server - cpu_began.server) - cpu_ended.children_since(cpu_began)
-                                      - (cpu_ended.client - cpu_began.client)) / window, 2),
+        "others_cpu_share": share(max(0.0, cpu_ended.machine - cpu_began.machine - sum(server_cpu.values())
+                                      - children_cpu - balancer_cpu - script_cpu - client_cpu)),
         "load_average_at_start": round(load_at_start, 2),
-        "memory_mb": {"server_peak": round(memory.server_peak, 1),
-                      "server_end": round(rss_mb(memory.server), 1),
-                      "training_processes_peak": memory.workers_peak_count,
-                      "training_process_peak_each": round(memory.worker_peak_each, 1),
-                      "training_processes_peak_total": round(memory.workers_peak_total, 1)},
-        "training_processes": {"peak": memory.workers_peak_count,
+        "memory_mb": {"server_peak": round(servers.server_peak, 1),
+                      "server_end": round(sum(server_end.values()), 1),
+                      "server_peak_per_app": {app: round(mb, 1) for app, mb in servers.server_peak_each.items()},
+                      "server_end_per_app": {app: round(mb, 1) for app, mb in server_end.items()},
+                      "training_processes_peak": servers.workers_peak_count,
+                      "training_process_peak_each": round(servers.worker_peak_rss, 1),
+                      "training_processes_peak_total": round(servers.workers_peak_total, 1)},
+        "balancer_memory_mb": ({"peak": round(servers.balancer_peak, 1), "end": round(servers.balancer_rss(), 1)}
+                               if cluster else None),
+        "training_processes": {"peak": servers.workers_peak_count,
+                               "peak_per_app": servers.workers_peak_each,
+                               "limit": sum(servers.places.values()),
+                               "limit_per_app": servers.places,
                                "after_close": left,
                                "left_after_close": left[-1][1],
                                "seconds_until_none": until_none,
@@ -842,6 +1143,12 @@ def main(argv: list[str] | None = None) -> int:
                              "between 0.5x and 1.5x)")
     parser.add_argument("--after-close", type=_bounded(0, MAX_AFTER_CLOSE, float), default=60.0,
                         help="how long to wait for the training processes to end after the clients left")
+    parser.add_argument("--apps", type=_bounded(0, MAX_APPS), default=0,
+                        help="run the class on K app processes behind nginx (scripts/serve_cluster.py); "
+                             "0 (default): on one app process, without nginx")
+    parser.add_argument("--spread", choices=("nginx", "even"), default="nginx",
+                        help="with --apps: how the learners are spread over the app processes: by nginx "
+                             "at random, as on a first visit (default), or evenly, N/K each")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--record", type=Path, metavar="FILE",
@@ -869,18 +1176,27 @@ def main(argv: list[str] | None = None) -> int:
                   f"the browser's own figures: {json.dumps(rec.browser)}")
             return 0
         log = Path(tmp) / "streamlit.log"
-        proc, url = start_server(str(Path(tmp) / "models"), log)
-        memory = Memory(proc.pid)
+        models = str(Path(tmp) / "models")
+        if args.apps:
+            proc, url, servers = start_cluster(args.apps, models, log)
+        else:
+            proc, url = start_server(models, log)
+            servers = Servers(proc.pid, {urlsplit(url).netloc: proc.pid})
         budget = MAX_TOTAL - (time.monotonic() - started)
         try:
             report = asyncio.run(asyncio.wait_for(
-                drive(url, memory, rec, args.draw, args.train, args.seconds, args.pause, args.after_close),
+                drive(url, servers, rec, args.draw, args.train, args.seconds, args.pause, args.after_close,
+                      args.spread),
                 budget))
         except asyncio.TimeoutError:
             report = {"errors": [f"the run passed {MAX_TOTAL} s and was stopped"]}
         finally:
-            memory.sample()
-            terminate([proc], memory.seen)
+            servers.sample()
+            terminate([proc], servers.seen)
+        # everything started for the run is stopped: check it
+        report["left_running_after_stop"] = _still_running(servers.seen)
+        for pid in report["left_running_after_stop"]:
+            report["errors"].append(f"still running after the stop: pid {pid}, {cmdline(pid)[:120]}")
         report.setdefault("recording", {})["source"] = source_text
         console = log.read_text()
         if "Traceback" in console:

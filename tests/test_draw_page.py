@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from nn.model import MLP, ModelConfig
-from ui.draw_charts import ACCENT, CONFIDENT, PROBABILITY_TOP, UNSURE, probability_html
+from ui.draw_charts import ACCENT, CONFIDENT, PROBABILITY_TOP, UNSURE, picture_row, probability_html
 from ui.model_lab import CALIBRATION_TEXT
 from ui.shared import LEARNER_KEY, MAX_LISTED
 
@@ -105,8 +105,8 @@ def test_predicts_the_drawn_digit(at, digit):
     assert prediction(at) == str(digit)
     assert not at.warning and [i.value for i in at.info] == [CALIBRATION_TEXT]     # only the model lab's explanation
     assert next(m.value for m in at.metric if m.label == "Confidence").endswith("%")
-    captions = [img.caption for element in at.image for img in element.proto.imgs]
-    assert "Deskewed: the input" in captions and "Gradient × input" in captions
+    pictures = " ".join(h.proto.body for h in at.get("html"))
+    assert "Deskewed: the input</figcaption>" in pictures and "Gradient × input</figcaption>" in pictures
 
 
 def sent_elements(monkeypatch) -> list[str]:
@@ -157,6 +157,23 @@ def test_the_probability_chart_shows_every_digit():
     assert "Probability of each digit" in html and 'role="img"' in html
     # not sure: the best guess is grey, not in the colour of an answer
     assert re.findall(r"background:(#\w+)", probability_html(probs, 3, False))[3] == UNSURE
+
+
+def test_a_picture_row_shows_each_picture_with_its_caption():
+    import base64
+
+    digit = (np.arange(28 * 28).reshape(28, 28) % 256).astype(np.uint8)
+    canvas = np.zeros((93, 93), np.uint8)
+    html = picture_row([(digit, "The <input>"), (canvas, "What you gave it")], 112)
+    sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
+    assert len(sources) == 2
+    # each picture is sent at its own resolution (the browser enlarges it), unchanged
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(sources[0])))), digit)
+    assert Image.open(io.BytesIO(base64.b64decode(sources[1]))).size == (93, 93)
+    # a 28x28 digit is enlarged pixel by pixel, a picture already near its width smoothly
+    assert re.findall(r"image-rendering:(\w+)", html) == ["pixelated", "auto"]
+    assert html.count('width="112" height="112"') == 2
+    assert "The &lt;input&gt;</figcaption>" in html and "What you gave it</figcaption>" in html
 
 
 def test_the_reading_shows_the_probability_chart(at):

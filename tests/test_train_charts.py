@@ -9,6 +9,7 @@ import json
 import sys
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -48,6 +49,13 @@ def empty_layer(size=80):
     return np.zeros((size, size, 3), np.float32), np.zeros((size, size, 1), np.float32)
 
 
+
+def validated(spec: dict) -> dict:
+    """A builder's figure dict as the browser receives it, after plotly has validated every property
+    (the live views send it unvalidated, for speed: this is where its validity is checked)."""
+    return json.loads(go.Figure(spec).to_json())
+
+
 def test_regions_are_drawn_the_right_way_up():
     _, _, proba = metrics.decision_grid(SignOfY(), BOUNDS, 40)
     img = charts.boundary_image(proba, 2, empty_layer()).astype(int)
@@ -84,21 +92,21 @@ def test_live_figure_has_curves_and_the_picture():
             "val_loss": [1.1, float("nan")], "train_acc": [0.5, 0.8], "val_acc": [0.4, 0.7]}
     _, _, proba = metrics.decision_grid(SignOfY(), BOUNDS, 20)
     picture = charts.boundary_panel(charts.boundary_image(proba, 2, empty_layer()), BOUNDS, "Decision regions")
-    fig = json.loads(charts.live_figure(snap, picture).to_json())
+    fig = validated(charts.live_figure(snap, picture))
     assert [t["yaxis"] for t in fig["data"]] == ["y"] * 3 + ["y2"] * 3 + ["y3"]
     assert fig["data"][2]["y"][1] is None                  # NaN becomes a gap, not invalid JSON
     image = fig["layout"]["images"][0]
     assert (image["xref"], image["x"], image["sizex"]) == ("x3", -2.0, 4.0)
     assert decode(image["source"]).shape == (80, 80, 3)
     cm = np.diag([5, 7])
-    fig = json.loads(charts.live_figure(snap, charts.confusion_panel(cm, ["a", "b"])).to_json())
+    fig = validated(charts.live_figure(snap, charts.confusion_panel(cm, ["a", "b"])))
     assert fig["data"][-1]["type"] == "heatmap" and array(fig["data"][-1]["text"]).tolist() == [[5, 0], [0, 7]]
 
 
 def test_digit_pictures():
     rng = np.random.default_rng(0)
     digits = rng.random((10, 784))
-    fig = json.loads(charts.gallery_figure(digits, [str(i) for i in range(10)], "mistakes", cols=5).to_json())
+    fig = validated(charts.gallery_figure(digits, [str(i) for i in range(10)], "mistakes", cols=5))
     img = decode(fig["layout"]["images"][0]["source"])
     assert img.shape[1] == (5 * 28 + 4 * 9) * 4 and len(fig["layout"]["annotations"]) == 10
     w = np.zeros((2, 784))
@@ -106,7 +114,7 @@ def test_digit_pictures():
     rgb = charts.diverging_rgb(np.array([1.0, -1.0, 0.0, np.nan]))
     assert rgb[0].tolist() == charts.RED.tolist() and rgb[1].tolist() == charts.BLUE.tolist()
     assert rgb[2].tolist() == rgb[3].tolist() == [255, 255, 255]
-    fig = json.loads(charts.neurons_figure(w, "neurons", cols=2).to_json())
+    fig = validated(charts.neurons_figure(w, "neurons", cols=2))
     img = decode(fig["layout"]["images"][0]["source"])
     assert img[0, 0].tolist() == charts.RED.tolist() and img[0, (28 + 2) * 4].tolist() == charts.BLUE.tolist()
 
@@ -115,14 +123,14 @@ def test_histograms_are_one_ridge_per_layer():
     rng = np.random.default_rng(0)
     w = [metrics.histogram(rng.normal(size=500)) for _ in range(3)]
     a = [metrics.histogram(rng.random(500)) for _ in range(2)]
-    fig = json.loads(charts.histograms_figure(w, a, ["D1", "D2", "D3"], [("dead", 0.25), ("dead", 0.0)]).to_json())
+    fig = validated(charts.histograms_figure(w, a, ["D1", "D2", "D3"], [("dead", 0.25), ("dead", 0.0)]))
     assert [t["xaxis"] for t in fig["data"]] == ["x"] * 3 + ["x2"] * 2
     texts = " ".join(a["text"] for a in fig["layout"]["annotations"])
     assert "D3" in texts and "25% dead" in texts
     ridge = fig["data"][0]
     y = array(ridge["y"])
     assert y.min() >= 2 and y.max() <= 2 + 0.8 and y.max() > 2.5         # the first layer is the top ridge
-    fig = json.loads(charts.histograms_figure(w[:1], [], ["D1"], []).to_json())   # no hidden layer
+    fig = validated(charts.histograms_figure(w[:1], [], ["D1"], []))   # no hidden layer
     assert "no hidden layer" in " ".join(a["text"] for a in fig["layout"]["annotations"])
 
 

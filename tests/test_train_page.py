@@ -27,7 +27,7 @@ from nn.model import MLP
 from nn.neurons import plane
 from nn.files import write_json
 from nn.settings import DATASET_NAMES
-from ui import run_slots
+from ui import run_slots, server_load
 from ui.network_picture import network_figure
 from ui.run_client import SERVER_ID, LiveRun, RunError, RunLost, lost_runs, mark_live, unmark_live
 from ui.run_compare import facts, worth_keeping
@@ -569,6 +569,26 @@ def test_waiting_for_a_training_place_is_shown(train_apps, monkeypatch, spirals_
         other.close()
 
 
+def test_live_views_redraw_less_often_while_the_server_is_busy(train_apps, monkeypatch):
+    monkeypatch.setattr(server_load, "load", lambda: 0.1)         # (this process is busy with the tests)
+    at = train_apps({"epochs": "5000"})
+    at.button(key="train_start").click().run()
+    try:
+        assert at.session_state["train_redraw_seconds"] == 0.2
+        assert not [c for c in at.caption if "server is busy" in c.value]
+        monkeypatch.setattr(server_load, "load", lambda: 0.95)        # a class keeps the server busy
+        at.run()
+        assert at.session_state["train_redraw_seconds"] == 1.0
+        told = [c.value for c in at.caption if "server is busy" in c.value]
+        assert len(told) == 1 and "every 1 s instead of 0.2 s" in told[0]
+        monkeypatch.setattr(server_load, "load", lambda: 0.1)
+        at.run()
+        assert at.session_state["train_redraw_seconds"] == 0.2
+        assert not [c for c in at.caption if "server is busy" in c.value]
+    finally:
+        at.button(key="train_reset").click().run()
+
+
 def test_image_data_is_shared_with_the_training_processes(tmp_path):
     ds = load_dataset("spirals", n=100)
     arrays = (ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.n_classes, ds.bounds)
@@ -695,7 +715,7 @@ def test_the_network_picture_is_what_each_neuron_outputs(spirals_data):
         np.testing.assert_array_equal(w, layer.params["W"])
     # the figure: one picture per column (inputs, 2 hidden layers, output), links under them as paths
     fig = network_figure(view, "tanh", "softmax_ce", ["x₁", "x₂"], ("class 0", "class 1"), (1, 2))
-    go.Figure(fig.to_dict())                           # built unvalidated for speed: valid all the same
+    fig = go.Figure(fig)                               # built unvalidated for speed: valid all the same
     assert len(fig.layout.images) == 4
     links = [s for s in fig.layout.shapes if s.type == "path"]
     assert 2 <= len(links) <= 10 and sum(s.path.count("M") for s in links) == 2 * 5 + 5 * 3 + 3 * 2

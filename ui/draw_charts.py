@@ -1,9 +1,11 @@
-"""Pictures for the Draw page: plotly figures, a small HTML bar chart and small images built from nn's
-arrays (UI code only).
+"""Pictures for the Draw page: plotly figures, an HTML bar chart, HTML rows of pictures and small
+images built from nn's arrays (UI code only).
 
-Images are returned as uint8 arrays already enlarged with nearest-neighbour sampling, so that a
-28x28 input shows as crisp square pixels instead of being blurred by the browser; ``png_url`` turns
-one into what st.image shows at every stroke.
+What changes at every stroke is plain HTML (``probability_html``, ``picture_row``): a plotly chart or a
+column of st.image elements costs the server and, above all, the browser far more, on the same cores
+on a small machine (measured figures in the builders' docstrings). ``*_pixels`` give a picture at its
+own resolution, for ``picture_row``, whose browser enlarges a 28x28 digit to crisp squares;
+``*_image`` give it already enlarged with nearest-neighbour sampling, for st.image (``png_url``).
 """
 from __future__ import annotations
 
@@ -135,8 +137,9 @@ def thumbnail(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(im)
 
 
-def grey_image(a: np.ndarray, size: int = 112) -> np.ndarray:
-    """(h, w) float in [0, 1] (1 = ink) -> uint8 white ink on black, ``size`` pixels wide.
+def grey_pixels(a: np.ndarray, size: int = 112) -> np.ndarray:
+    """(h, w) float in [0, 1] (1 = ink) -> uint8 white ink on black, at most ``size`` pixels wide
+    (a larger image, the whole canvas or photo, is averaged down), not enlarged.
 
     A square image gives (H, W) grey; a non-square one (a crop) is centred on a square of dark
     blue-grey, (H, W, 3), so that pictures line up and the crop's edges stay visible.
@@ -155,12 +158,16 @@ def grey_image(a: np.ndarray, size: int = 112) -> np.ndarray:
         top, left = (side - h) // 2, (side - w) // 2
         square[top:top + h, left:left + w] = grey[..., None]
         grey = square
-    return fit_width(enlarge(grey, size), size)
+    return grey
 
 
-def diverging_image(a: np.ndarray, size: int = 112, outline: np.ndarray | None = None) -> np.ndarray:
-    """(h, w) float in [-1, 1] -> (H, W, 3) uint8, ``size`` pixels wide: red for positive, blue for
-    negative, white at 0.
+def grey_image(a: np.ndarray, size: int = 112) -> np.ndarray:
+    """``grey_pixels`` enlarged to ``size`` pixels wide, for st.image."""
+    return fit_width(enlarge(grey_pixels(a, size), size), size)
+
+
+def diverging_pixels(a: np.ndarray, outline: np.ndarray | None = None) -> np.ndarray:
+    """(h, w) float in [-1, 1] -> (h, w, 3) uint8: red for positive, blue for negative, white at 0.
 
     outline : optional (h, w) in [0, 1], e.g. the input digit, drawn over the map as a grey shadow
     so that the colours can be related to the strokes.
@@ -172,7 +179,38 @@ def diverging_image(a: np.ndarray, size: int = 112, outline: np.ndarray | None =
     rgb = WHITE + t * (colour - WHITE)
     if outline is not None:
         rgb *= 1 - 0.45 * np.clip(np.asarray(outline, np.float32), 0, 1)[..., None]
-    return fit_width(enlarge((rgb + 0.5).astype(np.uint8), size), size)
+    return (rgb + 0.5).astype(np.uint8)
+
+
+def diverging_image(a: np.ndarray, size: int = 112, outline: np.ndarray | None = None) -> np.ndarray:
+    """``diverging_pixels`` enlarged to ``size`` pixels wide, for st.image."""
+    return fit_width(enlarge(diverging_pixels(a, outline), size), size)
+
+
+def picture_row(pictures: list[tuple[np.ndarray, str]], width: int) -> str:
+    """Pictures side by side, each with its caption under it, as HTML (for st.html): what a row of
+    st.image calls in columns shows, wrapping onto more rows where they do not fit (a phone).
+
+    pictures : (picture, caption) pairs, a picture (h, w) or (h, w, 3) uint8 at its own resolution
+    width : the width each picture is shown at, in CSS pixels
+
+    The browser enlarges each picture: pixel by pixel (crisp squares) when it is at most half that
+    width, a 28x28 digit say, smoothly otherwise. Sent at their own resolution, the five pictures of
+    the preprocessing take ~5 kB instead of ~40 kB, and one HTML element replaces a column and an
+    image element per picture: at every stroke the server encodes less, the browser fetches no file,
+    and it redraws one element instead of eleven.
+    """
+    figures = []
+    for picture, caption in pictures:
+        crisp = picture.shape[1] * 2 <= width
+        figures.append(                  # each in an equal share of the row, as st.columns would
+            f'<div style="flex:1 0 {width}px"><figure style="margin:0;width:{width}px">'
+            f'<img src="{png_url(picture)}" alt="{escape(caption)}" width="{width}" height="{width}" '
+            f'style="display:block;width:{width}px;height:{width}px;border-radius:4px;'
+            f'image-rendering:{"pixelated" if crisp else "auto"}">'
+            f'<figcaption style="font-size:14px;line-height:1.4;text-align:center;opacity:.6;'
+            f'margin-top:6px">{escape(caption)}</figcaption></figure></div>')
+    return f'<div style="display:flex;flex-wrap:wrap;gap:16px">{"".join(figures)}</div>'
 
 
 def activation_strip(h: np.ndarray, width: int = 512, height: int = 18) -> np.ndarray:

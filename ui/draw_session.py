@@ -16,8 +16,8 @@ import ctypes
 import datetime as _dt
 import hashlib
 import threading
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st

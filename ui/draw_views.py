@@ -87,23 +87,19 @@ def what_it_sees(pre, reading, source: str) -> None:
     st.subheader("What the network sees")
     # a drawing has no background to remove: that step only tells something about photos
     steps = [k for k in STEP_TITLES if k in pre.steps and (k != "cleaned" or source == "Photo")]
-    # one horizontal container rather than a column each: the same row (wrapping on a phone) in 1
-    # element instead of 6, and every element costs the browser work at every stroke
-    with st.container(horizontal=True, gap="large"):
-        for key in steps:
-            st.image(charts.png_url(charts.grey_image(pre.steps[key])), caption=STEP_TITLES[key], width=112)
+    st.html(charts.picture_row([(charts.grey_pixels(pre.steps[key], 112), STEP_TITLES[key]) for key in steps], 112))
     st.caption("Your picture is cropped, shrunk so that its longer side is 20 pixels, centred by its centre "
                "of mass in a 28×28 square and straightened, exactly as the MNIST digits the network learnt "
                "from were prepared. The last picture is the 784 numbers the network receives.")
 
     st.subheader(f"Why {reading.predicted}? The saliency map")
     grad, grad_x = reading.saliency(pre.x)
-    s1, s2, s3, s4 = st.columns([1, 1, 1, 2])
+    s1, s4 = st.columns([3, 2])
     digit_img = pre.x.reshape(28, 28)
-    s1.image(charts.png_url(charts.grey_image(digit_img, 140)), caption="The input", width=140)
-    s2.image(charts.png_url(charts.diverging_image(grad_x, 140)), caption="Gradient × input", width=140)
-    s3.image(charts.png_url(charts.diverging_image(grad, 140, outline=digit_img)),
-             caption="Gradient (input in grey)", width=140)
+    s1.html(charts.picture_row([(charts.grey_pixels(digit_img, 140), "The input"),
+                                (charts.diverging_pixels(grad_x), "Gradient × input"),
+                                (charts.diverging_pixels(grad, outline=digit_img), "Gradient (input in grey)")],
+                               140))
     s4.markdown(f"**Red** pixels push the network towards **{reading.predicted}**, **blue** ones push "
                 f"it away. *Gradient × input*: which of your strokes did the pushing. *Gradient*: where "
                 f"adding ink would raise the score of {reading.predicted}, anywhere in the square. Both "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
 import streamlit as st
 
 from nn.files import atomic_file
@@ -102,11 +103,15 @@ def plotly_url() -> str | None:
     return f"app/static/{target.name}"
 
 
-def live_chart(figure: go.Figure, key: str, config: dict | None = None) -> None:
-    """Show ``figure``; on the next rerun with the same key, update that same chart in place."""
+def live_chart(figure: go.Figure | dict, key: str, config: dict | None = None) -> None:
+    """Show ``figure``; on the next rerun with the same key, update that same chart in place.
+
+    figure : a go.Figure, or plotly's dict of one (``{"data", "layout"}``, numpy arrays allowed),
+        sent to the browser as it is, unvalidated: what the live views pass (ui/train_charts.py)."""
     config = {**CONFIG, **(config or {})}
     url = plotly_url()
     if url is None:
         st.plotly_chart(figure, key=key, config=config)
         return
-    _component()(key=key, data={"figure": figure.to_json(validate=False), "library": url, "config": config})
+    spec = figure.to_json(validate=False) if isinstance(figure, go.Figure) else to_json_plotly(figure)
+    _component()(key=key, data={"figure": spec, "library": url, "config": config})

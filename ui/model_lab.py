@@ -120,10 +120,11 @@ def _curve_amounts(kind: str) -> np.ndarray:
 def _about_figures(model_key: tuple, sources: tuple, _per_class: list[dict], _bins_before: list[dict],
                    _bins_after: list[dict]) -> tuple:
     """The per-class bars and the reliability diagram of a model, built once (shared, read-only:
-    st.plotly_chart only reads a figure). They depend on the model alone, yet every stroke reruns the
-    tab: rebuilt, they cost the server about 20 ms a stroke. Cached per ``model_key`` and ``sources``
-    (where the numbers come from: the card or the bundled digits), not per numbers: hashing those
-    lists of dicts would cost as much again."""
+    st.plotly_chart only reads a figure). They depend on the model alone, yet every stroke and every
+    Clear rerun the tab: rebuilt, they cost the server about 25 ms each time (plotly validates every
+    property it is given). Cached per ``model_key`` and ``sources`` (where the numbers come from: the
+    card or the bundled digits) rather than per numbers, whose lists of dicts Streamlit would hash
+    at every call."""
     return lab_charts.per_class_bars(_per_class), lab_charts.reliability_diagram(_bins_before, _bins_after)
 
 

@@ -18,7 +18,6 @@ import base64
 import io
 
 import numpy as np
-import plotly.graph_objects as go
 from PIL import Image
 
 from ui.train_charts import BLUE, CLASS_RGB, RED, TEMPLATE, WHITE, diverging_rgb
@@ -189,7 +188,7 @@ def _links(weights: list[np.ndarray], corners, tile: int, height: float) -> list
 
 
 def network_figure(view: dict, activation: str, loss: str, feature_labels, class_names=None,
-                   selected: tuple[int, int] | None = None) -> go.Figure:
+                   selected: tuple[int, int] | None = None) -> dict:
     """The whole network (``view`` from ``Worker.network``): one picture per input feature and per
     neuron, the links between them, ``selected`` = (layer, unit) outlined."""
     inputs, neurons = view["inputs"], view["neurons"]
@@ -252,6 +251,6 @@ def network_figure(view: dict, activation: str, loss: str, feature_labels, class
               "xaxis": {"visible": False, "range": [-PAD, width + 2 * PAD], "fixedrange": True},
               "yaxis": {"visible": False, "range": [0, height + 4], "scaleanchor": "x", "fixedrange": True},
               "images": images, "annotations": annotations, "shapes": shapes}
-    # built five times a second from arrays this module shapes itself: plotly's validation would cost
-    # ~15 ms of the web server's time a redraw (tests/test_train_page.py validates it once)
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    # built five times a second from arrays this module shapes itself: plotly's dict, sent as it is
+    # (ui/train_charts.py says why; tests/test_train_page.py validates it with go.Figure)
+    return {"data": data, "layout": layout}

@@ -286,7 +286,9 @@ def test_on_a_phone_nothing_is_cut_off_or_covered(page, app_url, tmp_path):
     for tab in ("About this model", "Robustness lab", "Where is my digit?"):
         page.get_by_role("tab", name=tab).click()
         wait_idle(page)
-        page.wait_for_function("() => [...document.querySelectorAll('[role=tabpanel] .js-plotly-plot')]"
+        # "About this model" shows under the tabs, outside their panel (pages/draw.py says why)
+        page.wait_for_function("() => [...document.querySelectorAll('[role=tabpanel] .js-plotly-plot, "
+                               ".st-key-draw_lab_about .js-plotly-plot')]"
                                ".some(d => d.offsetParent && d.getBoundingClientRect().width > 100)")
         assert page.evaluate(CUT_OFF_JS) == [], tab
     assert _toolbar_covers(page, tmp_path, "toolbar_390_drawn") == []

@@ -39,9 +39,13 @@ pytestmark = pytest.mark.browser
 
 CARD = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
 
+# Where the open tab of the model lab shows: its tab panel, or for "About this model" (which the page
+# draws under the tabs, outside the drawing's fragment: pages/draw.py) the container under the tabs.
+LAB_PANELS = "[role=tabpanel], .st-key-draw_lab_about"
+
 # The visible tab's contents: its metrics, captions and text. null while no tab panel is shown.
 TAB_JS = """() => {
-    const panel = [...document.querySelectorAll("[role=tabpanel]")].find(p => p.offsetParent !== null);
+    const panel = [...document.querySelectorAll('""" + LAB_PANELS + """')].find(p => p.offsetParent !== null && p.innerText.trim());
     if (!panel) return null;
     const metrics = {};
     for (const m of panel.querySelectorAll("[data-testid='stMetric']")) {
@@ -60,7 +64,7 @@ TAB_JS = """() => {
 # WebGL canvases). null while there is no such figure or it is not laid out yet (a hidden tab's
 # figures have no width).
 FIGURE_JS = """(part) => {
-    const panel = [...document.querySelectorAll("[role=tabpanel]")].find(p => p.offsetParent !== null);
+    const panel = [...document.querySelectorAll('""" + LAB_PANELS + """')].find(p => p.offsetParent !== null && p.innerText.trim());
     if (!panel) return null;
     const gd = [...panel.querySelectorAll(".js-plotly-plot")]
         .find(d => d.layout && d.layout.title && String(d.layout.title.text).includes(part));
