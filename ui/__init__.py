@@ -13,6 +13,7 @@
     run_protocol    the typed requests and replies between the Train page and its training process
     run_client      LiveRun: a training process driven from the page
     run_slots       how many runs may train at once, the queue, and runs nobody looks at any more
+    server_load     how busy this server process is, for the live views' redraw interval
     processes       the fork server; one-off heavy jobs in their own process (run_in_process)
     train_worker    the training process itself: a Trainer answering requests between slices
     train_views     the Train page's live numbers and looks inside the network
