@@ -202,6 +202,8 @@ def test_no_control_is_cut_off(browser, app_url, width):
     try:
         open_train(page, app_url, "data=spirals&epochs=5")
         page.get_by_role("button", name="Start").scroll_into_view_if_needed()
+        # all five laid out (on a busy machine the row can still be arriving when Start shows)
+        page.wait_for_function(f"() => ({BUTTONS_JS})().length >= 5")
         buttons = page.evaluate(BUTTONS_JS)
         assert [b["text"].split()[-1] for b in buttons] == ["Start", "Pause", "Resume", "Step", "Reset"]
         for b in buttons:
