@@ -41,15 +41,17 @@ def test_load_measures_this_process():
 
 
 def test_the_interval_slows_down_with_the_load_and_comes_back_with_a_margin():
+    # the margins: what a slower level leaves (the views' load / 2.5, then / 2) stays above the way back
+    assert all(back < up / cut for back, up, cut in zip(server_load.FASTER_BELOW, server_load.SLOWER_ABOVE, (2.5, 2)))
     assert redraw_seconds(None, None) == LEVELS[0]        # unknown load: five times a second
-    assert redraw_seconds(None, 0.2) == LEVELS[0]
-    assert redraw_seconds(LEVELS[0], 0.6) == LEVELS[1]
+    assert redraw_seconds(None, 0.5) == LEVELS[0]         # one learner training alone
+    assert redraw_seconds(LEVELS[0], 0.8) == LEVELS[1]
     assert redraw_seconds(LEVELS[0], 0.95) == LEVELS[2]   # saturated: straight to once a second
     # near a threshold it stays where it is (no switching back and forth)
-    assert redraw_seconds(LEVELS[1], 0.45) == LEVELS[1]
-    assert redraw_seconds(LEVELS[1], 0.25) == LEVELS[0]
-    assert redraw_seconds(LEVELS[2], 0.75) == LEVELS[2]
-    assert redraw_seconds(LEVELS[2], 0.6) == LEVELS[1]
+    assert redraw_seconds(LEVELS[1], 0.3) == LEVELS[1]
+    assert redraw_seconds(LEVELS[1], 0.2) == LEVELS[0]
+    assert redraw_seconds(LEVELS[2], 0.5) == LEVELS[2]
+    assert redraw_seconds(LEVELS[2], 0.3) == LEVELS[1]
     assert redraw_seconds(LEVELS[2], 0.1) == LEVELS[0]
     assert redraw_seconds(LEVELS[2], None) == LEVELS[2]   # no news: no change
     assert redraw_seconds(7.0, 0.1) == LEVELS[0]          # an interval it does not know: from the start

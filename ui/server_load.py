@@ -5,8 +5,9 @@ interpreter lock). A training learner's live view redraws five times a second an
 the server ~40-100 ms of that core (curves, the picture of the network, the decision regions as a
 PNG): two training learners alone can keep it busy, and then every Draw page of the class waits
 behind their redraws. So the redraw interval follows the server's load: five times a second while
-the process uses less than half a core, twice a second above that, once a second above 85%. The
-curves lose nothing (each redraw shows the whole history so far); they only move in larger steps.
+the process uses less than 0.7 of a core (one learner training alone keeps that pace: ~0.5), twice a
+second above that, once a second above 0.9. The curves lose nothing (each redraw shows the whole
+history so far); they only move in larger steps.
 
 The load is the process's CPU time (all its threads) per second of wall time over the last
 ``WINDOW`` seconds, sampled whenever a page asks: there is no thread to run, and one process-wide
@@ -20,10 +21,12 @@ from collections import deque
 
 WINDOW = 3.0                        # seconds of history the load is measured over
 LEVELS = (0.2, 0.5, 1.0)            # redraw intervals in seconds, from an idle server to a saturated one
-# load (cores) above which the next slower level is used, and below which the next faster one is:
-# the gap between the two keeps a server near a threshold from switching back and forth
-SLOWER_ABOVE = (0.5, 0.85)
-FASTER_BELOW = (0.3, 0.65)
+# load (cores) above which the next slower level is used, and below which the next faster one is.
+# Slowing down from 0.2 s to 0.5 s cuts the views' share of the load by 2.5, from 0.5 s to 1 s by 2:
+# each FASTER_BELOW is under its SLOWER_ABOVE divided by that, so that the load a slower level leaves
+# does not send the views straight back to the faster one (and back again)
+SLOWER_ABOVE = (0.7, 0.9)
+FASTER_BELOW = (0.25, 0.4)
 
 _lock = threading.Lock()
 _samples: deque[tuple[float, float]] = deque()       # (wall clock, process CPU time), oldest first

@@ -72,8 +72,9 @@ def test_the_network_picture_moves_and_can_be_touched(page, app_url):
     redraws = picture_redraws(page, 3.0)
     assert pictures(page) != before, "the neurons' pictures should change as the network learns"
     print(f"\nnetwork picture: {redraws:.1f} redraws/s while training")
-    # that it moves by itself, over and over; how often is a speed (scripts/measure_network_picture.py)
-    assert redraws >= 1, "the network picture should move by itself, again and again, while training"
+    # that it moves by itself, over and over; how often is a speed (scripts/measure_network_picture.py),
+    # and a busy server lowers it to once a second (ui/server_load.py): at least twice in the 3 s
+    assert redraws * 3.0 >= 2, "the network picture should move by itself, again and again, while training"
 
     page.get_by_role("button", name="Pause").click()
     wait_idle(page)

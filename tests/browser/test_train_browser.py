@@ -76,7 +76,7 @@ def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
     served = page.evaluate("""async () => { const r = await fetch('app/static/plotly.min.js');
         return [r.status, r.headers.get('content-type'), (await r.text()).length]; }""")
     assert served[0] == 200 and "javascript" in served[1] and served[2] > 1_000_000, served
-    redraws = count_redraws(page, 2.0)
+    redraws = count_redraws(page, 3.0)
     assert page.evaluate("() => document.querySelector('.nn-live-chart').__probe") == "same element"
     assert page.evaluate(picture_js) != first_picture
     epoch_before_pause = number(metric(page, "Epoch"))
@@ -84,8 +84,10 @@ def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
     print(f"\nspirals: Start -> first chart update {first_update_ms:.0f} ms, {redraws:.1f} redraws/s, "
           f"loss {first_loss:.4f} -> {lowest:.4f}")
     # that it redraws by itself, over and over; how often (5 a second) is a speed, measured by
-    # scripts/measure_train_page.py, not asserted here (a loaded machine halves it)
-    assert redraws >= 1, "the page should redraw by itself, again and again, while training"
+    # scripts/measure_train_page.py, not asserted here (a loaded machine halves it, and a busy server
+    # lowers it to once a second: ui/server_load.py): at least twice in the 3 s (the first value read
+    # counts as one change)
+    assert redraws * 3.0 >= 3, "the page should redraw by itself, again and again, while training"
 
     page.get_by_role("button", name="Pause").click()
     wait_idle(page)
