@@ -9,7 +9,8 @@ buttons' callbacks in ui/draw_session.py; the model list in ui/shared.py.
 
 A stroke reruns only what a stroke changes: the canvas and everything read from the drawing are one
 fragment (``drawing_and_reading``); the title and the model picker above it, and the model lab's "About
-this model" under it, run again only when the model or the input changes. Teach, Forget and Save change the picker too, so they rerun the page.
+this model" under it, run again only when the model or the input changes. Teach, Forget and Save
+change the picker too, so they rerun the page.
 
 Session state: see ui/draw_session.py.
 """
@@ -49,6 +50,11 @@ LAB_TAB = "draw_lab_tab"
 ABOUT_BELOW = "draw_about_below"     # True when this run of the page draws "About this model"
 
 
+def model_of(entry: ModelEntry | None):
+    """The model ``entry`` names (loaded once per server process), or None: this session's taught copy."""
+    return ss[PERSONAL]["model"] if entry is None else load_model(entry)
+
+
 def lab_source(entry: ModelEntry | None) -> dict:
     """What identifies the model for the lab's caches, and the lock of a shared model."""
     if entry is None:
@@ -68,10 +74,7 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
     the stroke changes (the canvas's own buttons, the probability chart, what the network sees, the
     model lab), so that the browser shows it as soon as it is known while the rest follows."""
     personal = ss.get(PERSONAL)
-    if entry is None:
-        model, shared = personal["model"], False
-    else:
-        model, shared = load_model(entry), True
+    model, shared = model_of(entry), entry is not None
     source = ss.get("draw_source", "Draw")
     left, right = st.columns([1, 1.45], gap="large")
     pre, prompt = None, DRAW_PROMPT
@@ -199,6 +202,6 @@ with top[1]:
 ss[ABOUT_BELOW] = ss.get(LAB_TAB, LAB_TABS[0]) == LAB_TABS[0]
 drawing_and_reading(chosen)
 if ss[ABOUT_BELOW]:
-    shown = personal["model"] if chosen is None else load_model(chosen)
+    shown = model_of(chosen)
     with st.container(key="draw_lab_about"):
         lab.about_model(shown, shown.meta, **lab_source(chosen), key="draw_about")

@@ -151,7 +151,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -163,10 +162,10 @@ from urllib.parse import urlsplit
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from scripts.load_test import (EXCEPTION, IDLE, ROOT, Memory, Results, _bounded, _free_port, _stroke, open_drawing,
+from scripts.load_test import (EXCEPTION, IDLE, ROOT, Memory, Results, _bounded, _stroke, open_drawing,
                                percentile, start_server, training_learner)
-from scripts.proctree import Seen, alive, cmdline, cpu_seconds, descendants, die_with_parent, rss_mb, terminate
-from scripts.serve_cluster import healthy
+from scripts.proctree import Seen, alive, cmdline, cpu_seconds, descendants, die_with_parent, rss_mb, terminate, under
+from scripts.serve_cluster import free_ports, healthy
 from tests.browser.conftest import CHROMIUM_FLAGS, _browser_path
 from tests.browser.test_draw_browser import EMPTY, ONE, PREDICTION_JS, SEVEN, ZERO
 
@@ -760,18 +759,6 @@ def _training_places(pid: int) -> int:
     return os.cpu_count() or 1
 
 
-def _under(tree: Seen, root: int) -> Seen:
-    """The processes of ``tree`` under ``root`` (children, their children...)."""
-    found, frontier = {}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, start) in tree.items():
-            if ppid == parent and pid not in found:
-                found[pid] = (ppid, start)
-                frontier.append(pid)
-    return found
-
-
 def _training(tree: Seen, server: int) -> list[int]:
     """An app process's training processes (and one-off jobs): the children of its fork server, as
     scripts/load_test.py's training_processes finds them, here in a tree read once for every app."""
@@ -804,7 +791,7 @@ class Servers:
         workers = {app: _training(tree, pid) for app, pid in self.apps.items()}
         rss = self.server_rss()
         for app, pid in self.apps.items():
-            self.under_apps.update(_under(tree, pid))
+            self.under_apps.update(under(tree, pid))
             self.server_peak_each[app] = max(self.server_peak_each[app], rss[app])
             self.workers_peak_each[app] = max(self.workers_peak_each[app], len(workers[app]))
         self.server_peak = max(self.server_peak, sum(rss.values()))
@@ -821,28 +808,10 @@ class Servers:
 
     def balancer_processes(self) -> list[int]:
         """nginx's master and worker processes (none without nginx)."""
-        return [] if self.balancer is None else [self.balancer, *_under(self.seen, self.balancer)]
+        return [] if self.balancer is None else [self.balancer, *under(self.seen, self.balancer)]
 
     def balancer_rss(self) -> float:
         return sum(rss_mb(pid) for pid in self.balancer_processes())
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_ports(n: int) -> int:
-    """A port P of 127.0.0.1 with P ... P+n-1 all free (nginx's, then the app processes')."""
-    for _ in range(100):
-        first = _free_port()
-        if first + n - 1 <= 65535 and all(_port_free(first + k) for k in range(1, n)):
-            return first
-    raise RuntimeError(f"no {n} free ports in a row on 127.0.0.1")
 
 
 def start_cluster(n_apps: int, models_dir: str, log_path: Path) -> tuple[subprocess.Popen, str, Servers]:
@@ -850,7 +819,7 @@ def start_cluster(n_apps: int, models_dir: str, log_path: Path) -> tuple[subproc
     processes on P+1 ... P+K), its output and theirs in ``log_path``; returns once nginx and every app
     process answer /_stcore/health. The processes are found under it: the app processes by their
     --server.port, nginx by its name."""
-    port = _free_ports(n_apps + 1)
+    port = free_ports(n_apps + 1)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "scripts.serve_cluster", "--apps", str(n_apps), "--port", str(port)],

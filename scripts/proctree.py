@@ -72,6 +72,12 @@ def descendants(*roots: int) -> Seen:
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (s := stat(int(entry))) is not None:
             table[int(entry)] = s
+    return under(table, *roots)
+
+
+def under(table: Seen, *roots: int) -> Seen:
+    """The processes of ``table`` (a snapshot of /proc, as ``descendants`` reads it) under the
+    ``roots``: their children, their children's children..."""
     found, frontier = {}, list(roots)
     while frontier:
         parent = frontier.pop()

@@ -26,10 +26,12 @@ import contextlib
 import grp
 import os
 import pwd
+import random
 import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -83,6 +85,21 @@ def start_app(address: str, port: int, env: dict[str, str]) -> subprocess.Popen:
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509 (only a prctl call)
     return proc
+
+
+def free_ports(n: int) -> int:
+    """A port P of 127.0.0.1 with P ... P+n-1 all free, as --port wants them for nginx and the K app
+    processes (for tests and scripts that start a cluster of their own)."""
+    for _ in range(200):
+        first = random.randint(20_000, 60_000)
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + n):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return first
+    raise RuntimeError(f"no {n} free ports in a row on 127.0.0.1")
 
 
 def healthy(url: str) -> bool:

@@ -182,11 +182,6 @@ def diverging_pixels(a: np.ndarray, outline: np.ndarray | None = None) -> np.nda
     return (rgb + 0.5).astype(np.uint8)
 
 
-def diverging_image(a: np.ndarray, size: int = 112, outline: np.ndarray | None = None) -> np.ndarray:
-    """``diverging_pixels`` enlarged to ``size`` pixels wide, for st.image."""
-    return fit_width(enlarge(diverging_pixels(a, outline), size), size)
-
-
 def picture_row(pictures: list[tuple[np.ndarray, str]], width: int) -> str:
     """Pictures side by side, each with its caption under it, as HTML (for st.html): what a row of
     st.image calls in columns shows, wrapping onto more rows where they do not fit (a phone).

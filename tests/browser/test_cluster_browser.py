@@ -8,11 +8,8 @@ process the command started.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,25 +18,12 @@ import urllib.request
 import pytest
 
 from scripts.proctree import alive, descendants
+from scripts.serve_cluster import free_ports
 
 from .conftest import ROOT, screenshot, wait_idle
 from .test_draw_browser import CANVAS, ONE, _draw, _prediction
 
 pytestmark = pytest.mark.browser
-
-
-def _free_ports(n: int) -> int:
-    """A port p such that p, p+1, ..., p+n-1 are all free on 127.0.0.1."""
-    for _ in range(200):
-        first = random.randint(20_000, 60_000)
-        with contextlib.ExitStack() as held:
-            try:
-                for port in range(first, first + n):
-                    held.enter_context(socket.socket()).bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return first
-    raise RuntimeError("no free run of ports")
 
 
 def _get(url: str, cookie: str | None = None):
@@ -51,7 +35,7 @@ def _get(url: str, cookie: str | None = None):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """serve_cluster with two app processes; yields (nginx URL, its Popen, its log)."""
-    port = _free_ports(3)
+    port = free_ports(3)
     log = tmp_path_factory.mktemp("cluster") / "serve_cluster.log"
     env = {**os.environ, "NN_WEIGHTS_DIR": str(tmp_path_factory.mktemp("weights"))}
     with open(log, "w") as out:
