@@ -186,6 +186,16 @@ class MLP:
     def dense_layers(self) -> list[Dense]:
         return [layer for layer in self.layers if isinstance(layer, Dense)]
 
+    def layer_places(self) -> list[str]:
+        """Where each of ``self.layers`` sits, as the pages name it: "hidden layer 1" for the first Dense
+        and what follows it up to the next Dense (its batch norm, activation, dropout), "hidden layer 2"...,
+        "output layer" for the last Dense. One numbering for every view of the network."""
+        n_dense, k, places = len(self.dense_layers), 0, []
+        for layer in self.layers:
+            k += isinstance(layer, Dense)
+            places.append("output layer" if k == n_dense else f"hidden layer {k}")
+        return places
+
     def params(self) -> dict[str, np.ndarray]:
         """Every trainable array under a flat key such as ``layers.0.W`` (live references)."""
         return {f"layers.{i}.{k}": v for i, layer in enumerate(self.layers)

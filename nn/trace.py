@@ -215,6 +215,12 @@ class Trace:
     optimizer_formula: str
     optimizer_settings: dict[str, float]
     update: tuple[UpdateStep, ...]
+    places: tuple[str, ...] = ()        # model.layer_places(): "hidden layer 1"... "output layer"
+
+    def heading(self, step: ForwardStep | BackwardStep) -> str:
+        """A layer's name in every view of the step: "Hidden layer 1 · Dense", "Output layer · Dense"."""
+        place = self.places[step.layer] if step.layer < len(self.places) else f"layer {step.layer}"
+        return f"{place[0].upper()}{place[1:]} · {step.kind}"
 
     @property
     def initial(self) -> dict[str, np.ndarray]:
@@ -294,7 +300,7 @@ def trace_step(model: MLP, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, l
                  forward=tuple(forward), loss=loss, backward=tuple(backward[::-1]), optimizer=info.name,
                  optimizer_formula=info.formula,
                  optimizer_settings={k: float(getattr(optimizer, k)) for k in info.settings},
-                 update=tuple(update))
+                 update=tuple(update), places=tuple(model.layer_places()))
 
 
 def _optimizer_info(optimizer: Optimizer) -> _OptimizerInfo:
@@ -371,7 +377,7 @@ def trace_to_markdown(trace: Trace, blank: bool = False) -> str:
     out += ["## Forward", ""]
     for s in trace.forward:
         sym_in, sym_out = s.symbols
-        out += [f"### Layer {s.layer}: {s.kind}", "", f"`{s.formula}`", ""]
+        out += [f"### {trace.heading(s)} (`layers[{s.layer}]`)", "", f"`{s.formula}`", ""]
         show(f"{sym_in} (input)", s.x, s.layer == 0)
         for name, value in s.params.items():
             show(f"{name.rsplit('.', 1)[1]} (`{name}`)", value, True)
@@ -392,7 +398,7 @@ def trace_to_markdown(trace: Trace, blank: bool = False) -> str:
     out += ["## Backward", ""]
     for s in trace.backward:
         sym_in, sym_out = s.symbols
-        out += [f"### Layer {s.layer}: {s.kind}", ""]
+        out += [f"### {trace.heading(s)} (`layers[{s.layer}]`)", ""]
         show(f"dL/d{sym_out} (from above)", s.dout, False)
         out += [f"Local derivative: `{s.local_formula}`", ""]
         for symbol, value in s.local.items():       # Dense's W and the example x are givens

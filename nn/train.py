@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from .layers import Dense
 from .model import MLP
 from .optim import Schedule, make_optimizer
 from .settings import check
@@ -96,8 +97,8 @@ class Trainer:
         self.schedule = Schedule(config.schedule, config.epochs, config.step_epochs,
                                  config.gamma, min_factor=0.01)
         self.history = History()
-        self._dense_names = [f"Dense {i + 1} ({d.params['W'].shape[0]}→{d.params['W'].shape[1]})"
-                             for i, d in enumerate(model.dense_layers)]
+        self._dense_names = [f"{place} ({layer.params['W'].shape[0]}→{layer.params['W'].shape[1]})"
+                             for place, layer in zip(model.layer_places(), model.layers) if isinstance(layer, Dense)]
         self.history.grad_norms = {name: [] for name in self._dense_names}
         self.epoch = 0            # completed epochs
         self.batch = 0            # batches done in the current epoch

@@ -136,8 +136,11 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
     recent_acc = float(np.mean(train_acc[-w:]))
     recent_val_acc = float(np.mean(val_acc[-w:])) if has_val else math.nan
     best_acc = max(recent_acc, recent_val_acc) if has_val else recent_acc
-    acc_text = (f"{recent_val_acc:.0%} of the validation points right (training {recent_acc:.0%})" if has_val
-                else f"{recent_acc:.0%} of the training points right")
+    # the recent window's means, not the last epoch's figures (which the page shows beside the verdict):
+    # said so, so that the two do not seem to disagree
+    over = f"on average over its last {_epochs(w)}" if w > 1 else "in its last epoch"
+    acc_text = (f"{recent_val_acc:.0%} of the validation points right (training {recent_acc:.0%}) {over}"
+                if has_val else f"{recent_acc:.0%} of the training points right {over}")
     reference = max(start, chance) if math.isfinite(start) else chance
     near_chance = best_acc < chance_acc + STUCK_MARGIN * (1 - chance_acc)
 
@@ -165,7 +168,7 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
             try_next = (f"Raise {lr_text}, switch to Adam, check the initialisation (He for ReLU, Xavier for "
                         f"tanh), or give the network more units.")
         return Verdict("stuck", "Stuck near chance: no better than guessing",
-                       f"After {_epochs(n)} it gets {acc_text} where {guess}, and the loss stays at "
+                       f"After {_epochs(n)} it gets {acc_text}, where {guess}, and the loss stays at "
                        f"{recent_loss:.3g} (guessing scores {chance:.3g}).", try_next)
 
     # ----- overfitting
@@ -194,7 +197,7 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
                        f"It gets {acc_text}, and {fall_text}.", try_next + ".")
 
     # ----- learned
-    settled = f"the loss has levelled off at {recent_loss:.3g} (guessing scores {chance:.3g})"
+    settled = f"the loss has levelled off at about {recent_loss:.3g} (guessing scores {chance:.3g})"
     if noise > NOISY * chance and noise > NOISY_REL * recent_loss:
         recent_span = train_loss[-2 * w:]
         settled = (f"the loss jumps between {recent_span.min():.3g} and {recent_span.max():.3g} from one "
@@ -210,7 +213,7 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
     else:
         try_next = "Change one setting at a time (fewer units, another activation, a new seed) and compare."
     return Verdict("learned", f"Learned: {(recent_val_acc if has_val else recent_acc):.0%} right",
-                   f"It gets {acc_text} where guessing gets {chance_acc:.0%}, and {settled}.", try_next)
+                   f"It gets {acc_text}, where guessing gets {chance_acc:.0%}, and {settled}.", try_next)
 
 
 def window(n_epochs: int) -> int:

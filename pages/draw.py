@@ -27,7 +27,7 @@ from nn.preprocess import preprocess
 from ui import model_lab as lab
 from ui.draw_session import (CANVAS_KEY, CURRENT_X, MODEL, PERSONAL, TAUGHT, canvas_key, one_blas_thread, reference,
                              shared_model_lock)
-from ui.draw_views import (answer, drawing_controls, photo, probabilities, taught_model, teach_it,
+from ui.draw_views import (answer, drawing_controls, photo, probabilities, taught_caption, taught_model, teach_it,
                            what_it_sees)
 from ui.navigation import through_app
 from ui.shared import MAX_LISTED, ModelEntry, describe, list_digit_models, load_model, remember_learner
@@ -119,7 +119,7 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
     with st.container():
         if reading is not None:
             what_it_sees(pre, reading, source)
-            teach_it(pre, personal, entry)
+            teach_it(pre, view, personal, entry)
         if personal is not None:
             taught_model(personal, reading is not None)
     # the model lab follows each stroke too: the star on the map, the drawing in the robustness lab
@@ -180,7 +180,7 @@ with top[0]:
         st.error(f"This model cannot be used: {plain(e)}. Choose another.")
         st.stop()
     if chosen is None:
-        st.caption(describe(personal["model"].config, personal["model"].meta))
+        st.caption(taught_caption(personal))
     else:
         st.caption(describe(chosen.config, chosen.card))
     if broken or models.not_listed:

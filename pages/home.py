@@ -15,7 +15,6 @@ import streamlit as st
 from PIL import Image
 
 from nn.data import SAMPLE_PATH, SOURCES, data_dir, is_downloaded
-from nn.settings import DATASET_NAMES
 from ui.lessons import LESSONS, PAGE_FILES, PAGE_TITLES, lesson_query
 from ui.navigation import through_app
 from ui.shared import (
@@ -27,6 +26,7 @@ from ui.shared import (
     models_dir,
     published_dir,
     remember_learner,
+    trained_on,
 )
 
 through_app("pages/home.py")
@@ -47,6 +47,9 @@ TOUR = [
     ("pages/draw.py", "Draw", "draw", ":material/edit:",
      "Draw a digit and watch the network read it after every stroke: the 28×28 picture it actually "
      "receives, how sure it is, which pixels made up its mind. When it is wrong, teach it."),
+    ("pages/race.py", "Optimisers", "race", ":material/conversion_path:",
+     "SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam race down the same loss surface from the same "
+     "start, step by step: see which ones overshoot, crawl or find the bottom, and why."),
 ]
 
 
@@ -106,7 +109,7 @@ for row in range(0, len(LESSONS), 2):
                          query_params=lesson_query(lesson), help=f"Opens the {PAGE_TITLES[lesson.page]} page.")
             st.caption(lesson.summary)
 
-st.header("Three pages")
+st.header("The pages")
 for column, (path, title, shot, icon, text) in zip(st.columns(len(TOUR), gap="medium"), TOUR):
     with column:
         picture = _preview(SCREENSHOTS / f"{shot}.png")
@@ -138,7 +141,7 @@ with left:
             lines.append(f"- Accuracy on held-out digits: **{acc:.1%}**{held_out}")
         if card.get("dataset"):
             augmented = ", with augmentation" if card.get("augment") else ""
-            lines.append(f"- Trained on: {DATASET_NAMES.get(card['dataset'], card['dataset'])}{augmented}")
+            lines.append(f"- Trained on: {trained_on(card)}{augmented}")
         if card.get("date"):
             lines.append(f"- Date: {card['date']}")
         st.markdown("\n".join(lines))

@@ -114,11 +114,11 @@ c_view, c_kind = st.columns([2, 1])
 if _shown("view"):
     with c_view:
         st.radio(_label("view"), list(VIEWS), format_func=VIEWS.get, horizontal=True, key=KEYS["view"],
-                 label_visibility="collapsed", disabled=_locked("view"), help=_help("view"))
+                 disabled=_locked("view"), help=_help("view"))
 if compare and _shown("grid"):
     with c_kind:
         st.radio(_label("grid"), SETTINGS["grid"].choices, horizontal=True, key=KEYS["grid"],
-                 label_visibility="collapsed", disabled=_locked("grid"), help=_help("grid"))
+                 disabled=_locked("grid"), help=_help("grid"))
 
 settings = from_widgets(ss)
 ss[SETTINGS_KEY] = settings
@@ -238,4 +238,5 @@ if len(history):
         st.button("Clear all runs", key="wi_clear", on_click=_clear_runs, icon=":material/delete:",
                   help="Forget every run of this session.")
 else:
-    st.caption("Press the button: a few seconds. Every run is kept for this session, so you can compare them.")
+    st.caption("Press the button: about ten seconds (longer while others train on this server). Every run is "
+               "kept for this session, so you can compare them.")

@@ -163,7 +163,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from scripts.load_test import (EXCEPTION, IDLE, ROOT, Memory, Results, _bounded, _stroke, open_drawing,
-                               percentile, start_server, training_learner)
+                               percentile, processes_left, start_server, training_learner)
 from scripts.proctree import Seen, alive, cmdline, cpu_seconds, descendants, die_with_parent, rss_mb, terminate, under
 from scripts.serve_cluster import free_ports, healthy
 from tests.browser.conftest import CHROMIUM_FLAGS, _browser_path
@@ -1000,19 +1000,8 @@ async def drive(url: str, servers: Servers, rec: Recording, n_draw: int, n_train
     results.trained = sum(_trained(t) for t in training if t)
     auto_sent, auto_finished = results.auto_sent - auto_before, results.auto_finished - finished_before
     await asyncio.gather(*(t.close() for t in tabs if t))
-    closed = time.perf_counter()
-    # after the clients left: the training processes still alive (in every app process), once a second
-    left, until_none = [], None
-    while True:
-        workers = servers.sample()
-        if not left or left[-1][1] != len(workers):
-            left.append([round(time.perf_counter() - closed, 1), len(workers)])
-        if not workers:
-            until_none = round(time.perf_counter() - closed, 1)
-            break
-        if time.perf_counter() - closed >= after_close:
-            break
-        await asyncio.sleep(1.0)
+    # after the clients left: the training processes still alive (in every app process)
+    left, until_none = await processes_left(servers.sample, after_close)
     stop_sampling.set()
     await sampler
     # one process per run, and a run per learner who pressed Start (it has its process while it waits

@@ -130,6 +130,26 @@ def start_server(models_dir: str, log_path: Path) -> tuple[subprocess.Popen, str
         time.sleep(0.2)
 
 
+async def processes_left(sample, after_close: float) -> tuple[list[list[float]], float | None]:
+    """After the learners left: the training processes still alive, polled once a second with
+    ``sample`` (which returns their PIDs) for at most ``after_close`` seconds.
+
+    Returns [seconds since the call, processes alive] at each change, and the seconds until none was
+    left (None if some still were at the end)."""
+    closed = time.perf_counter()
+    left: list[list[float]] = []
+    while True:
+        workers = sample()
+        since = round(time.perf_counter() - closed, 1)
+        if not left or left[-1][1] != len(workers):
+            left.append([since, len(workers)])
+        if not workers:
+            return left, since
+        if since >= after_close:
+            return left, None
+        await asyncio.sleep(1.0)
+
+
 # ----- the learners -----------------------------------------------------------------------------------
 
 @dataclass
@@ -326,18 +346,7 @@ async def drive(url: str, memory: Memory, n_draw: int, n_train: int, seconds: fl
         closed = time.time()
         server_cpu = (cpu_seconds(memory.server) - cpu_began) / (closed - began)
         await browser.close()
-    # after the close: the training processes left, once a second
-    left, until_none = [], None           # [seconds after the close, processes alive] at each change
-    while True:
-        workers = memory.sample()
-        if not left or left[-1][1] != len(workers):
-            left.append([round(time.time() - closed, 1), len(workers)])
-        if not workers:
-            until_none = round(time.time() - closed, 1)
-            break
-        if time.time() - closed >= after_close:
-            break
-        await asyncio.sleep(1.0)
+    left, until_none = await processes_left(memory.sample, after_close)
     stop_sampling.set()
     await sampler
     return {

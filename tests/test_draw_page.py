@@ -328,8 +328,17 @@ def test_teach_it_trains_a_personal_copy_and_saves_it(at, weights_dir):
     # nudged or thickened copies of the drawing can still look like a 7 to it)
     assert best_guess(at) == "1"
     assert at.selectbox(key="draw_model").value == "__taught__"
-    assert any("Learnt in" in s.value for s in at.success)
-    assert any("Accuracy on the 2,000 bundled test digits" in c.value for c in at.caption)
+    # what the lesson says agrees with the answer above it: "reads it as a 1" only when the answer is a 1
+    if prediction(at) == "1":
+        assert any("it now reads your drawing as a 1" in s.value for s in at.success)
+    else:
+        assert prediction(at) == "?" and not any("Learnt in" in s.value for s in at.success)
+        assert any("1 is its top answer" in i.value and "not sure yet" in i.value for i in at.info)
+    assert any("Accuracy on 2,000 bundled digits" in c.value for c in at.caption)
+    # the model's description is the taught copy's, not its base model's (whose figures it no longer has)
+    described = [c.value for c in at.caption if "your copy of default" in c.value]
+    assert described and any(f"taught {n} drawing" in described[0] for n in (1, 2, 3))
+    assert "of 2,000 bundled digits right" in described[0] and "trained on" not in described[0]
     # the shared shipped model still reads the drawing as a 7
     at.selectbox(key="draw_model").set_value(str(common.SHIPPED_MODEL)).run()
     assert prediction(at) == "7"

@@ -36,14 +36,22 @@ def text(at: AppTest) -> str:
                      + [c.value for c in at.code] + [w.value for w in at.warning])
 
 
-def test_tour_of_the_three_pages(dirs):
+def test_tour_of_every_page(dirs):
     at = run_home()
     assert at.title[0].value == "Neural network, by hand"
-    assert [s.value for s in at.subheader][:3] == ["Train", "Weight init", "Draw"]
+    # every page of the app's navigation, in its order
+    assert [s.value for s in at.subheader][:4] == ["Train", "Weight init", "Draw", "Optimisers"]
+    assert "Three pages" not in text(at)
     # a picture for each page whose screenshot exists, and no error for the others
-    shots = [p for p in ("train", "weight_init", "draw")
+    shots = [p for p in ("train", "weight_init", "draw", "race")
              if (ROOT / "docs" / "screenshots" / f"{p}.png").is_file()]
     assert len(at.image) == len(shots)
+
+
+def test_the_shipped_model_is_said_to_be_trained_on_its_training_digits(dirs):
+    card = json.loads((ROOT / "weights" / "default.json").read_text())
+    page = text(run_home())
+    assert f"Trained on: MNIST digits ({card['n_train']:,} examples)" in page and "all 70k" not in page
 
 
 def test_shipped_model_card(dirs):

@@ -87,7 +87,7 @@ def test_history_records_what_the_pages_plot():
     assert t.epoch == 3 and t.done and t.step(5) == 0
     assert len(h.batch_loss) == 3 * t.batches_per_epoch == len(h.batch_acc) == len(h.batch_epoch)
     assert h.epoch == [1, 2, 3] and len(h.val_acc) == 3
-    assert list(h.grad_norms) == ["Dense 1 (2→16)", "Dense 2 (16→16)", "Dense 3 (16→3)"]
+    assert list(h.grad_norms) == ["hidden layer 1 (2→16)", "hidden layer 2 (16→16)", "output layer (16→3)"]
     assert all(len(v) == len(h.batch_loss) and min(v) > 0 for v in h.grad_norms.values())
     assert h.val_acc[-1] > 0.9                          # three well-separated blobs
     assert np.mean(h.batch_loss[-5:]) < np.mean(h.batch_loss[:5])

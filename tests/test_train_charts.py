@@ -50,9 +50,22 @@ def empty_layer(size=80):
 
 
 
+def named_colorscales(spec) -> list[str]:
+    """Every colour scale given by name in a figure dict. The live views send the dict to plotly.js as it
+    is, and plotly.js's named scales are not plotly.py's ("Blues" runs the other way): go.Figure would
+    swap in plotly.py's and hide the difference here, so a builder must spell its scales out."""
+    if isinstance(spec, dict):
+        return [v for k, v in spec.items() if k == "colorscale" and isinstance(v, str)] + \
+            [name for v in spec.values() for name in named_colorscales(v)]
+    if isinstance(spec, (list, tuple)):
+        return [name for v in spec for name in named_colorscales(v)]
+    return []
+
+
 def validated(spec: dict) -> dict:
     """A builder's figure dict as the browser receives it, after plotly has validated every property
     (the live views send it unvalidated, for speed: this is where its validity is checked)."""
+    assert named_colorscales(spec) == []
     return json.loads(go.Figure(spec).to_json())
 
 
@@ -101,6 +114,11 @@ def test_live_figure_has_curves_and_the_picture():
     cm = np.diag([5, 7])
     fig = validated(charts.live_figure(snap, charts.confusion_panel(cm, ["a", "b"])))
     assert fig["data"][-1]["type"] == "heatmap" and array(fig["data"][-1]["text"]).tolist() == [[5, 0], [0, 7]]
+    # an empty cell (share 0) is near white, a full one (share 1) dark: the pairs it confuses stand out
+    scale = charts.confusion_panel(cm, ["a", "b"])["data"][0]["colorscale"]
+    brightness = lambda colour: sum(map(int, colour[colour.index("(") + 1:-1].split(",")))   # noqa: E731
+    assert scale[0][0] == 0 and scale[-1][0] == 1
+    assert brightness(scale[0][1]) > 700 > 200 > brightness(scale[-1][1])
 
 
 def test_digit_pictures():

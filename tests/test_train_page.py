@@ -30,7 +30,7 @@ from nn.settings import DATASET_NAMES
 from ui import run_slots, server_load
 from ui.network_picture import network_figure
 from ui.run_client import SERVER_ID, LiveRun, RunError, RunLost, lost_runs, mark_live, unmark_live
-from ui.run_compare import facts, worth_keeping
+from ui.run_compare import facts, picker_names, worth_keeping
 from ui.run_history import RunHistory, labels
 from ui.run_protocol import (Inspect, RestoreEdits, RunData, SetNeuronOff, SetParam, Snapshot, StepEpoch, TraceStep,
                              shared_folders)
@@ -423,7 +423,7 @@ def test_runs_are_kept_compared_and_restored(train_apps):
     assert any(m.value == "**lr 0.05 vs lr 0.5**" for m in at.markdown)
     table = next(t.value for t in at.table if "verdict" in t.value.columns)
     assert list(table.index) == ["#1", "#2"] and list(table["what differs"]) == ["lr 0.05", "lr 0.5"]
-    assert list(table["Learning rate"]) == ["lr 0.05", "lr 0.5"] and list(table["epochs"]) == ["3", "1 of 3"]
+    assert list(table["Learning rate"]) == ["lr 0.05", "lr 0.5"] and list(table["epochs trained"]) == ["3", "1 of 3"]
     assert table["verdict"]["#1"] == history.get(1).result.verdict["headline"]
     assert all(v.endswith("%") for v in table["validation accuracy"])
 
@@ -459,6 +459,11 @@ def test_labels_say_in_words_what_differs():
                             4: "1 layer of 8, Adam"}
     digits, full = facts(defaults_for("mnist-sample")), facts(defaults_for("mnist"))
     assert "noise" not in digits and digits["dataset"] == DATASET_NAMES["mnist-sample"] != full["dataset"]
+    # in the picker, two runs that differ in their epochs alone are told apart too
+    runs = [Kept(1, epochs=30), Kept(2, epochs=40)]
+    assert picker_names(runs) == {1: "#1 Spirals, 2 layers of 16, Adam, lr 0.0002, 30 epochs",
+                                  2: "#2 Spirals, 2 layers of 16, Adam, lr 0.0002, 40 epochs"}
+    assert picker_names(runs[:1]) == {1: "#1 Spirals, 2 layers of 16, Adam, lr 0.0002"}
 
 
 def test_switching_data_keeps_the_run_and_starts_afresh(train_apps):
@@ -605,7 +610,8 @@ def test_gradient_check_shows_small_errors(train_apps):
     at.button(key="train_gradcheck_button").click().run()
     results = at.session_state["train_gradcheck"]
     names = [name for name, _ in results]
-    assert "Dense 1 · W" in names and "BatchNorm 1 · gamma" in names
+    assert "hidden layer 1 · Dense · W" in names and "hidden layer 1 · BatchNorm · gamma" in names
+    assert "output layer · Dense · b" in names
     assert max(err for _, err in results) < 1e-4
     assert any("numerical gradient" in t for t in chart_titles(at))
     assert any("agrees" in c.value for c in at.caption)

@@ -120,13 +120,11 @@ def test_the_verdict_is_json_and_the_same_every_time():
 
 
 def test_the_command_line_prints_the_same_verdict(capsys):
-    """python -m nn.train's JSON carries verdict_for's verdict (once nn/cli.py prints it)."""
+    """python -m nn.train's JSON carries verdict_for's verdict."""
     from nn.cli import train_main
     assert train_main(["--dataset", "spirals", "--n-samples", "600", "--hidden", "16,16", "--activation", "tanh",
                        "--init", "xavier", "--epochs", "30", "--batch-size", "16", "--lr", "0.001", "--quiet"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    if "verdict" not in printed:
-        pytest.skip("nn/cli.py does not print the verdict yet (issue 14: three lines in train_main)")
     ds = load_dataset("spirals", n=600, noise=0.1, val_fraction=0.2, seed=0)
     model = MLP(ModelConfig(2, (16, 16), 2, activation="tanh", init="xavier"), seed=0)
     t = Trainer(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val,

@@ -58,7 +58,7 @@ def _step(formula: str):
 def _forward(trace: Trace, examples: list[str], inputs: list[str] | None) -> None:
     for s in trace.forward:
         sym_in, sym_out = s.symbols
-        st.markdown(f"**Layer {s.layer} · {s.kind}**: {sym_in} → {sym_out}")
+        st.markdown(f"**{trace.heading(s)}**: {sym_in} → {sym_out}")
         with _step(s.formula):
             if s.layer == 0:
                 _matrix(f"{sym_in}, the input", s.x, examples, inputs)
@@ -91,7 +91,7 @@ def _backward(trace: Trace, examples: list[str], inputs: list[str] | None) -> No
     for s in trace.backward:
         sym_in, sym_out = s.symbols
         first = s.layer == 0
-        st.markdown(f"**Layer {s.layer} · {s.kind}** (backwards: {sym_out} → {sym_in})")
+        st.markdown(f"**{trace.heading(s)}** (backwards: {sym_out} → {sym_in})")
         with _step(f"dL/d{sym_out}: arrives from the layer above"):
             _matrix(f"dL/d{sym_out}", s.dout, examples, None, "", "n")
         with _step(f"Local derivative: {s.local_formula}"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nn.preprocess import ImageError, load_image, preprocess
+from nn.settings import SETTINGS
 from ui import draw_charts as charts
 from ui.draw_session import LESSON, PHOTO, SAVE_MSG, clear, digest, forget, save, teach_drawing
 from ui.shared import ModelEntry
@@ -115,23 +116,28 @@ def what_it_sees(pre, reading, source: str) -> None:
                              "(brighter = more active)")
 
 
-def teach_it(pre, personal: dict | None, entry: ModelEntry | None) -> None:
+def teach_it(pre, view, personal: dict | None, entry: ModelEntry | None) -> None:
+    """"Teach it", under the reading of a drawing. view : nn.explain.Verdict of the drawing (the answer
+    shown above), so that what the lesson says agrees with it."""
     st.subheader("Teach it")
     lesson_state = ss.get(LESSON)
     if lesson_state is not None and lesson_state["digest"] == digest(pre.x) and personal is not None:
         lesson = lesson_state["lesson"]
         before_acc, after_acc = personal["accuracy"][-2], personal["accuracy"][-1]
-        if lesson.learned:
+        if lesson.learned and view.sure and view.digit == lesson.label:
             st.success(f"Learnt in {lesson.steps} gradient steps: it now reads your drawing as a "
                        f"{lesson.label}.")
+        elif lesson.learned:         # its top answer, but not clearly enough for the page's "not sure" rule
+            st.info(f"After {lesson.steps} gradient steps {lesson.label} is its top answer, but it is not "
+                    "sure yet (see the answer above): teach it again to make it surer.")
         else:
             st.warning(f"After {lesson.steps} steps it is not convinced yet "
                        f"({lesson.after[lesson.label]:.0%} for {lesson.label}): teach it again, or draw "
                        "the digit more clearly.")
         st.plotly_chart(charts.before_after_bars(lesson.before, lesson.after, lesson.label),
                         config={"displayModeBar": False}, key="draw_lesson_chart")
-        st.caption(f"Accuracy on the 2,000 bundled test digits: {before_acc:.1%} before this lesson, "
-                   f"{after_acc:.1%} after. Each step also rehearsed 124 digits it already knew, so that "
+        st.caption(f"Accuracy on 2,000 bundled digits (its check for forgetting): {before_acc:.1%} before this "
+                   f"lesson, {after_acc:.1%} after. Each step also rehearsed 124 digits it already knew, so that "
                    "it forgets as little as possible of the rest.")
     st.markdown("Wrong answer? Tell it which digit you meant. Your own copy of the model takes a few "
                 "gradient steps on this drawing (slightly distorted copies of it, mixed with bundled digits "
@@ -147,6 +153,17 @@ def teach_it(pre, personal: dict | None, entry: ModelEntry | None) -> None:
         st.button("Teach it", on_click=teach_drawing, key="draw_teach", type="primary",
                   disabled=ss.get("draw_teach_label") is None,
                   help="Fine-tunes your own copy of the model on this drawing (and some of its training digits).")
+
+
+def taught_caption(personal: dict) -> str:
+    """One line about this session's taught copy, in place of its base model's description (whose
+    accuracy and training it no longer has)."""
+    model, n = personal["model"], len(personal["lessons"])
+    accuracy = personal["accuracy"]
+    return " · ".join([model.config.shape, SETTINGS["activation"].name_of(model.config.activation),
+                       f"your copy of {plain(personal['base'])}, taught {n} drawing{'s' * (n != 1)} on this page",
+                       f"{accuracy[-1]:.1%} of 2,000 bundled digits right ({accuracy[0]:.1%} before its "
+                       "lessons)"])
 
 
 def taught_model(personal: dict, reading_shown: bool) -> None:

@@ -32,7 +32,7 @@ from nn.model import MLP, ModelFileError
 from nn.preprocess import normalise_digits
 from nn.robustness import DISTORTIONS, distort, robustness_curve
 from ui import draw_charts, lab_charts
-from ui.shared import SHIPPED_DIR, ModelEntry, load_model
+from ui.shared import SHIPPED_DIR, ModelEntry, load_model, trained_on
 from ui.text import plain
 
 __all__ = ["N_CURVE", "SECOND_MODEL", "about_model", "hidden_map_view", "robustness_lab", "source_of"]
@@ -41,6 +41,8 @@ SECOND_MODEL = SHIPPED_DIR / "mnist-sample.npz"     # the sample-trained model, 
 N_CURVE = 500                                       # bundled test digits behind a robustness curve
 # slider steps: fine enough to watch the answer change, coarse enough that each move means something
 STEPS = {"rotation": 5.0, "thickness": 0.25, "noise": 0.05, "shift": 0.5, "scale": 0.05}
+# the slider's numbers as fine as its step: "0" degrees, not "0.00"
+FORMATS = {"rotation": "%d", "thickness": "%.2f", "noise": "%.2f", "shift": "%.1f", "scale": "%.2f"}
 CALIBRATION_TEXT = ("A network is **calibrated** when its confidence can be taken at its word: of all the "
                     "answers it gives with 90% confidence, about 90% are right. Temperature scaling divides "
                     "every score by one number T fitted on held-out digits, which keeps each answer but makes "
@@ -244,10 +246,8 @@ def _trained_on(card: dict) -> str:
     if not card:
         return "(no model card: the figures below are measured here)"
     parts = []
-    if card.get("n_train") and card.get("dataset"):
-        parts.append(f"{card['n_train']:,} {card['dataset']} digits")
-    elif card.get("dataset"):
-        parts.append(str(card["dataset"]))
+    if card.get("dataset"):
+        parts.append(trained_on(card))
     if card.get("augment"):
         parts.append("with augmentation (shifted, turned, scaled, thickened copies)")
     if card.get("train_config", {}).get("epochs"):
@@ -278,7 +278,7 @@ def robustness_lab(model: MLP, x_drawing: np.ndarray | None, key: str, path: str
                             f"**{k.capitalize()}**: {d.help}" for k, d in DISTORTIONS.items()))
     d = DISTORTIONS[kind]
     amount = c2.slider(f"Amount of {kind} ({d.unit})", float(d.low), float(d.high), float(d.neutral),
-                       step=STEPS[kind], key=f"{key}_amount_{kind}",
+                       step=STEPS[kind], format=FORMATS[kind], key=f"{key}_amount_{kind}",
                        help=f"{d.help} At {d.neutral:g} the digit is unchanged.")
     o1, o2 = st.columns(2)
     normalise = o1.toggle("Straighten and centre again", key=f"{key}_normalise",

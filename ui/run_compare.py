@@ -153,6 +153,14 @@ def run_name(run: Run, label: str = "") -> str:
     return f"#{run.number}" + (f" {label}" if label else "")
 
 
+def picker_names(runs: Sequence[Run]) -> dict[int, str]:
+    """Run number -> its name in the picker: its data, network, optimiser and rate, and whatever else
+    sets the runs apart ("#2 Two moons, 2 layers of 16, Adam, lr 0.01, 40 epochs"): two runs that
+    differ in their epochs alone would otherwise look the same."""
+    keys = list(dict.fromkeys(["dataset", "hidden", "optimizer", "lr", *differing(runs)]))
+    return {r.number: run_name(r, ", ".join(r.facts[k] for k in keys if r.facts.get(k))) for r in runs}
+
+
 def _finite(values) -> list:
     return [v if math.isfinite(v) else None for v in values]
 
@@ -233,7 +241,8 @@ def runs_table(runs: Sequence[Run]) -> list[dict]:
         row.update({"train accuracy": _percent(r.last("train_acc")),
                     "validation accuracy": _percent(r.last("val_acc")),
                     "train loss": _loss(r.last("train_loss")), "validation loss": _loss(r.last("val_loss")),
-                    "epochs": f"{r.progress:g} of {r.epochs}" if r.progress < r.epochs else str(r.epochs),
+                    # trained, beside the setting's own column when epochs differ: named apart
+                    "epochs trained": f"{r.progress:g} of {r.epochs}" if r.progress < r.epochs else str(r.epochs),
                     "verdict": (r.verdict or {}).get("headline")
                     or ("its process ended" if r.lost else "–"),
                     "seconds": f"{run.seconds:.1f}"})
@@ -254,9 +263,8 @@ def compare_section(history: RunHistory, shown_key: str, current: Settings,
                "joins when it ends, and when you Reset or replace it after at least one epoch.")
     numbers = [r.number for r in history]
     ss[shown_key] = [n for n in ss.get(shown_key, numbers[-2:]) if n in numbers]
-    picked = st.multiselect("Runs on the chart", numbers, key=shown_key,
-                            format_func=lambda n: run_name(history.get(n), ", ".join(
-                                history.get(n).facts[k] for k in ("dataset", "hidden", "optimizer", "lr"))),
+    names = picker_names(list(history))
+    picked = st.multiselect("Runs on the chart", numbers, key=shown_key, format_func=names.get,
                             help="Overlay any runs of this session; each is labelled by what sets it apart.")
     shown = [history.get(n) for n in picked]
     if shown:

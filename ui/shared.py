@@ -260,6 +260,16 @@ def load_model(entry: ModelEntry) -> MLP:
     return _load_cached(str(entry.path), *_stamp(entry.path))
 
 
+def trained_on(card: dict) -> str:
+    """The data a model was trained on, from its card: 'MNIST digits (60,000 examples)'.
+
+    The dataset's name without the Train page's note of its size ("MNIST digits (all 70k)"): a model
+    learns from the training part only, whose size its card gives (n_train)."""
+    name = SETTINGS["dataset"].name_of(card["dataset"]).split(" (")[0] if card.get("dataset") else "data not recorded"
+    n = card.get("n_train")
+    return f"{name} ({n:,} examples)" if isinstance(n, int) and n > 0 else name
+
+
 def describe(config: ModelConfig, card: dict) -> str:
     """One line about a model from its config and card: '784 → 512 → 256 → 10 · ReLU · 99.1% on...'."""
     parts = [config.shape, SETTINGS["activation"].name_of(config.activation)]
@@ -267,7 +277,7 @@ def describe(config: ModelConfig, card: dict) -> str:
     if isinstance(acc, (int, float)):
         parts.append(f"{acc:.1%} on held-out digits")
     if card.get("dataset"):
-        parts.append(f"trained on {SETTINGS['dataset'].name_of(card['dataset'])}")
+        parts.append(f"trained on {trained_on(card)}")
     if card.get("dataset") == "fashion-mnist":
         parts.append("it knows clothes, not digits: its answers are clothing classes 0-9")
     return " · ".join(parts)

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 from PIL import Image, ImageDraw
+from plotly.colors import sequential
 
 from nn.gradcheck import AGREE, BUG, agreement
 
@@ -243,8 +244,11 @@ def boundary_panel(image: np.ndarray, bounds, title: str, ax: str = "3", domain=
     return {"data": [_placeholder(ax)], "images": [_picture(png_uri(image), (x0, x1), (y0, y1), ax)],
             "xaxis": {"domain": list(domain), "anchor": f"y{ax}", "range": [x0, x1], "constrain": "domain",
                       "showgrid": False, "zeroline": False, "automargin": False, "ticks": "outside"},
-            "yaxis": {"anchor": f"x{ax}", "range": [y0, y1], "scaleanchor": f"x{ax}", "showgrid": False,
-                      "zeroline": False, "automargin": False, "ticks": "outside"},
+            # both axes give up room, not range, to keep the plane square: with the y axis free to widen
+            # its range, a panel taller than wide showed white bands above and below the picture
+            "yaxis": {"anchor": f"x{ax}", "range": [y0, y1], "scaleanchor": f"x{ax}", "constrain": "domain",
+                      "constraintoward": "top",
+                      "showgrid": False, "zeroline": False, "automargin": False, "ticks": "outside"},
             "annotations": [_title(f"<b>{title}</b>", sum(domain) / 2, 1.02, 14),
                             {**_title("● training   ✕ validation", sum(domain) / 2, -0.16, 11),
                              "yanchor": "top"}]}
@@ -261,12 +265,17 @@ def boundary_figure(image: np.ndarray, bounds, title: str) -> dict:
 
 # ----- digits ---------------------------------------------------------------------------------
 
+# Colour scales are spelt out: these dicts go to plotly.js as they are, and plotly.js's "Blues" runs from
+# dark to light, the opposite of plotly.py's (which go.Figure would have put in their place)
+BLUES = [[i / (len(sequential.Blues) - 1), c] for i, c in enumerate(sequential.Blues)]     # white -> dark blue
+
+
 def confusion_panel(cm: np.ndarray, class_names, ax: str = "3", domain=LIVE_DOMAINS[2]) -> dict:
     """Counts of (true class, predicted class); colour is the share of the true class's row."""
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     names = [str(c) for c in class_names]
     data = [{"type": "heatmap", "z": np.round(share, 3), "x": names, "y": names, "text": cm,
-             "texttemplate": "%{text}", "textfont": {"size": 10}, "colorscale": "Blues", "zmin": 0, "zmax": 1,
+             "texttemplate": "%{text}", "textfont": {"size": 10}, "colorscale": BLUES, "zmin": 0, "zmax": 1,
              "showscale": False, "xaxis": f"x{ax}", "yaxis": f"y{ax}", "xgap": 1, "ygap": 1,
              "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>"}]
     return {"data": data, "images": [],

@@ -28,7 +28,6 @@ import numpy as np
 from nn import metrics
 from nn.features import expand
 from nn.gradcheck import check_model
-from nn.layers import BatchNorm, Dense
 from nn.metrics import RunningSmooth
 from nn.model import MLP
 from nn.neurons import KeepOff, decision_grid, dense_indices, neuron_outputs, plane
@@ -459,15 +458,11 @@ class Worker:
         n = min(GRADCHECK_SAMPLES, len(self.data.x_train))
         x, y = self.x_train[:n], self.data.y_train[:n]
         errors = check_model(self.model.copy(np.float64), x, y, l2=self.settings.l2)
-        names, counts = {}, {Dense: 0, BatchNorm: 0}
-        for i, layer in enumerate(self.model.layers):
-            if type(layer) in counts:
-                counts[type(layer)] += 1
-                names[i] = f"{type(layer).__name__} {counts[type(layer)]}"
+        places, layers = self.model.layer_places(), self.model.layers
         result = []
-        for key, err in errors.items():
+        for key, err in errors.items():          # "layers.0.W" -> "hidden layer 1 · Dense · W"
             _, i, param = key.split(".")
-            result.append((f"{names[int(i)]} · {param}", err))
+            result.append((f"{places[int(i)]} · {type(layers[int(i)]).__name__} · {param}", err))
         return result
 
     def save(self, command: Save) -> str:
