@@ -264,6 +264,23 @@ def test_markdown_worksheet_and_its_blank_version(capsys):
     assert full.count("\n") == blank.count("\n")
 
 
+def test_layers_are_named_as_the_pages_name_them(rng):
+    """One numbering everywhere: hidden layer k for a Dense and what follows it, the last Dense the
+    output layer; the worksheet keeps the index into model.layers for readers of the code."""
+    model = MLP(ModelConfig(2, (4, 3), 2, activation="tanh", batchnorm=True, dropout=0.5), seed=0)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert list(zip(model.layer_places(), kinds)) == [
+        ("hidden layer 1", "Dense"), ("hidden layer 1", "BatchNorm"), ("hidden layer 1", "Tanh"),
+        ("hidden layer 1", "Dropout"), ("hidden layer 2", "Dense"), ("hidden layer 2", "BatchNorm"),
+        ("hidden layer 2", "Tanh"), ("hidden layer 2", "Dropout"), ("output layer", "Dense")]
+    trace = trace_step(model, rng.standard_normal((3, 2)), np.array([0, 1, 1]), make_optimizer("sgd", 0.1))
+    assert [trace.heading(s) for s in trace.forward][:3] == ["Hidden layer 1 · Dense", "Hidden layer 1 · BatchNorm",
+                                                            "Hidden layer 1 · Tanh"]
+    assert trace.heading(trace.forward[-1]) == trace.heading(trace.backward[0]) == "Output layer · Dense"
+    worksheet = trace_to_markdown(trace)
+    assert "### Output layer · Dense (`layers[8]`)" in worksheet and "### Layer " not in worksheet
+
+
 def test_markdown_shows_the_first_rows_of_a_big_matrix(rng):
     model = MLP(ModelConfig(input_dim=3, hidden=(12,), output_dim=3), seed=0, dtype=np.float64)
     x, y = make_batch(rng, 10, "softmax_ce")
