@@ -51,7 +51,7 @@ ABOUT_BELOW = "draw_about_below"     # True when this run of the page draws "Abo
 
 
 def model_of(entry: ModelEntry | None):
-    """The model ``entry`` names (loaded once per server process), or None: this session's taught copy."""
+    """The model ``entry`` names (loaded once per server process); for None, this session's taught copy."""
     return ss[PERSONAL]["model"] if entry is None else load_model(entry)
 
 

@@ -40,7 +40,6 @@ import itertools
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.proctree import cmdline, cpu_seconds, descendants, die_with_parent, rss_mb, terminate
+from scripts.serve_cluster import free_ports
 from tests.browser.conftest import CHROMIUM_FLAGS, _browser_path
 from tests.browser.test_draw_browser import CANVAS, EMPTY, ONE, PREDICTION_JS, SEVEN, ZERO
 
@@ -101,15 +101,9 @@ class Memory:
 
 # ----- the server -----------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(models_dir: str, log_path: Path) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on a free port of 127.0.0.1, as the browser tests start it."""
-    port = _free_port()
+    port = free_ports(1)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

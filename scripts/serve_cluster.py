@@ -88,8 +88,8 @@ def start_app(address: str, port: int, env: dict[str, str]) -> subprocess.Popen:
 
 
 def free_ports(n: int) -> int:
-    """A port P of 127.0.0.1 with P ... P+n-1 all free, as --port wants them for nginx and the K app
-    processes (for tests and scripts that start a cluster of their own)."""
+    """A port P of 127.0.0.1 with P ... P+n-1 all free: one for a server of a test or a script, or n in a
+    row, as --port wants them for nginx and the K app processes."""
     for _ in range(200):
         first = random.randint(20_000, 60_000)
         with contextlib.ExitStack() as held:

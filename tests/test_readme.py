@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from scripts.serve_cluster import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -138,12 +139,6 @@ def _python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def your_files(tmp_path_factory) -> dict[str, str]:
     """A photo of a digit and a folder of labelled digits (DIR/<label>/<i>.png), from the sample."""
@@ -212,7 +207,7 @@ def _run(argv: list[str], env: dict) -> str:
 
 def _serve(argv: list[str], env: dict, tmp_path: Path) -> None:
     """Start the server as written, but on a free port of 127.0.0.1; it must answer its health check."""
-    port = _free_port()
+    port = free_ports(1)
     log = tmp_path / "server.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([_python(), *argv[1:], "--server.port", str(port), "--server.address", "127.0.0.1",

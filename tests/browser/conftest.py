@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,16 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from scripts.serve_cluster import free_ports
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _browser_path() -> str | None:
@@ -42,7 +37,7 @@ def _browser_path() -> str | None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """Start `streamlit run app.py` on a free port; yield (its URL, its console log); stop it at the end."""
-    port = _free_port()
+    port = free_ports(1)
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, "NN_WEIGHTS_DIR": str(tmp_path_factory.mktemp("weights"))}
     with open(log, "w") as out:
