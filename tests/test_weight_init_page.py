@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import init_charts
 from ui.init_settings import InitSettings, from_query, to_query
 from ui.run_history import RunHistory, labels, versus
 
@@ -59,6 +60,13 @@ def bars_per_cell(spec: dict) -> dict[str, np.ndarray]:
     return cells
 
 
+def value_range(spec: dict) -> tuple[float, float]:
+    """The range of values the first cell's x axis is for, without its blank margins."""
+    x0, x1 = spec["layout"]["xaxis"]["range"]
+    pad = (x1 - x0) * init_charts.MARGIN / (1 + 2 * init_charts.MARGIN)
+    return x0 + pad, x1 - pad
+
+
 def markdown(app) -> str:
     return "\n".join(m.value for m in app.markdown)
 
@@ -77,7 +85,9 @@ def test_default_is_the_classic_experiment(at):
         for shares in cells.values():
             assert len(shares) == 30 and shares.sum() == pytest.approx(100)
     act = bars_per_cell(specs[0])
-    assert specs[0]["layout"]["xaxis"]["range"] == [0, 1]
+    assert value_range(specs[0]) == pytest.approx((0, 1))
+    x0, x1 = specs[0]["layout"]["xaxis"]["range"]            # blank at each end: a cell's "1" and the
+    assert x0 < -0.05 and x1 > 1.05                          # next cell's "0" do not read as "10"
     for shares in act.values():                              # piled up at 0 and 1
         assert shares[0] + shares[-1] > 50
     assert "saturated" in at.subheader[0].value
@@ -105,15 +115,15 @@ def test_relu_with_he_is_stable_and_shows_its_zeros(at):
     table = at.dataframe[0].value
     assert "exactly 0 (dead)" in table.columns and "saturated" not in table.columns
     spec = charts(at)[0]
-    x0, x1 = spec["layout"]["xaxis"]["range"]
-    assert x0 == 0 and x1 > 1                                 # the range follows ReLU, not (0, 1)
+    x0, x1 = value_range(spec)
+    assert x0 == pytest.approx(0) and x1 > 1                                # the range follows ReLU, not (0, 1)
     zero_bars = [t for t in spec["data"] if len(values(t["y"])) == 1]
     assert len(zero_bars) == 5 and all(40 < values(t["y"])[0] < 60 for t in zero_bars)
 
 
 def test_tanh_range_and_custom_std(at):
     set_and_run(at, "selectbox", "wi_act", "tanh")
-    assert charts(at)[0]["layout"]["xaxis"]["range"] == [-1, 1]
+    assert value_range(charts(at)[0]) == pytest.approx((-1, 1))
     set_and_run(at, "radio", "wi_init", "custom std")
     set_and_run(at, "select_slider", "wi_std", 0.05)
     assert any("Weight std: 0.05" in c.value for c in at.sidebar.caption)
@@ -328,3 +338,14 @@ def test_a_teacher_link_from_this_page_opens_the_experiment_locked():
     assert any("Find the std that keeps tanh alive" in m.value for m in learner.markdown)
     learner.button(key="wi_lesson_unlock").click().run()
     assert not learner.selectbox(key="wi_act").disabled and "lock" not in learner.query_params
+
+
+@pytest.mark.parametrize("low, high", [(0, 1), (-1, 1), (-7.5, 7.5), (0, 3.2), (0, 0.3), (-3e-7, 3e-7),
+                                       (-2500, 2500), (0, 7.3)])
+def test_histogram_ticks_are_few_round_and_inside_the_values(low, high):
+    # a cell can be 60 px wide on a phone: two or three labels, none past the values' range
+    ticks = init_charts._ticks(low, high)
+    assert 2 <= len(ticks) <= 3 and all(low <= t <= high for t in ticks)
+    step = ticks[1] - ticks[0]
+    mantissa = step / 10 ** np.floor(np.log10(step))
+    assert min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-6

@@ -68,12 +68,28 @@ def _top_share(hists: list[Histogram]) -> float:
     return max((float(h.shares.max()) * 100 for h in hists if h.counts.sum()), default=1.0) * 1.08
 
 
+MARGIN = 0.15      # of the value range, left blank at each end of a histogram's x axis
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    """Two or three round values within [low, high] (steps of 1, 2 or 5 times a power of ten): a
+    cell can be 60 pixels wide on a phone, and its end labels sit beside its neighbour's."""
+    power = 10 ** math.floor(math.log10((high - low) / 3))
+    for step in (m * power for m in (1, 2, 5, 10, 20, 50)):
+        first = math.ceil(low / step - 1e-9) * step
+        ticks = [round(first + i * step, 12) for i in range(4) if first + i * step <= high + 1e-9 * step]
+        if len(ticks) <= 3:
+            return ticks
+    return [low, high]
+
+
 def _cell_axes(layout: dict, k: int, x_dom: list, y_dom: list, x_range, y_range,
-               y_labels: bool, y_title: str | None = None, x_ticks: int = 3) -> tuple[str, str]:
+               y_labels: bool, y_title: str | None = None) -> tuple[str, str]:
     """Add axis pair number ``k`` (1-based) for one cell; returns the trace's axis ids."""
     sfx = "" if k == 1 else str(k)
-    layout[f"xaxis{sfx}"] = dict(domain=x_dom, anchor=f"y{sfx}", range=list(x_range), nticks=x_ticks,
-                                 tickfont=dict(size=9), zeroline=False)
+    pad = MARGIN * (x_range[1] - x_range[0])    # keeps one cell's last tick label off the next one's first
+    layout[f"xaxis{sfx}"] = dict(domain=x_dom, anchor=f"y{sfx}", range=[x_range[0] - pad, x_range[1] + pad],
+                                 tickvals=_ticks(*x_range), tickfont=dict(size=9), zeroline=False)
     layout[f"yaxis{sfx}"] = dict(domain=y_dom, anchor=f"x{sfx}", range=list(y_range), nticks=4,
                                  ticksuffix="%", showticklabels=y_labels, tickfont=dict(size=9),
                                  title=dict(text=y_title, font=_FONT) if y_title else None)
@@ -96,16 +112,16 @@ def layer_histograms(result: ExperimentResult, kind: str = "activations", height
     hists = result.act_hists if kind == "activations" else result.grad_hists
     x_range = result.act_range if kind == "activations" else result.grad_range
     y_range = [0, _top_share(hists)]
-    cols = _domains(len(hists), 0.012 if len(hists) > 6 else 0.02)
+    cols = _domains(len(hists), 0.02 if len(hists) > 6 else 0.035)
     layout: dict = dict(height=height, bargap=0, barmode="stack", showlegend=False,
                         margin=dict(l=10, r=10, t=40, b=42))
     data, notes = [], []
     for i, (h, x_dom) in enumerate(zip(hists, cols)):
         xa, ya = _cell_axes(layout, i + 1, x_dom, [0, 1], x_range, y_range, y_labels=i == 0,
-                            y_title="share of values" if i == 0 else None,
-                            x_ticks=3 if kind == "activations" else 5)
+                            y_title="share of values" if i == 0 else None)
         data += _bars(h, color, i + 1, xa, ya, _zero_share(result, kind, i))
-        notes.append(_note(_cell_title(result, kind, i), (x_dom[0] + x_dom[1]) / 2, 1.0, yanchor="bottom"))
+        notes.append(_note(_cell_title(result, kind, i), (x_dom[0] + x_dom[1]) / 2, 1.0, yanchor="bottom",
+                           xanchor="center"))     # plotly's "auto" pulls titles left of 1/3 and right of 2/3 inwards
     notes.append(_note(label, 0.5, 0, yanchor="top", yshift=-20))
     layout["annotations"] = notes
     return go.Figure(dict(data=data, layout=layout))
@@ -118,7 +134,7 @@ def compare_grid(results: dict[str, ExperimentResult], kind: str = "activations"
     label, color = KINDS[kind]
     names = list(results)
     n_layers = len(results[names[0]].act_hists)
-    cols = _domains(n_layers, 0.012 if n_layers > 6 else 0.02)
+    cols = _domains(n_layers, 0.02 if n_layers > 6 else 0.035)
     rows = _domains(len(names), 0.07)[::-1]          # first row on top
     layout: dict = dict(height=height_per_row * len(names) + 70, bargap=0, barmode="stack", showlegend=False,
                         margin=dict(l=10, r=10, t=36, b=40))
@@ -130,8 +146,7 @@ def compare_grid(results: dict[str, ExperimentResult], kind: str = "activations"
         y_range = [0, _top_share(hists)]
         for c, (h, x_dom) in enumerate(zip(hists, cols)):
             xa, ya = _cell_axes(layout, r * n_layers + c + 1, x_dom, y_dom, x_range, y_range,
-                                y_labels=c == 0, y_title=f"<b>{name}</b>" if c == 0 else None,
-                                x_ticks=3 if kind == "activations" else 5)
+                                y_labels=c == 0, y_title=f"<b>{name}</b>" if c == 0 else None)
             data += _bars(h, color, c + 1, xa, ya, _zero_share(res, kind, c))
             notes.append(_note(_cell_title(res, kind, c, with_layer=False), (x_dom[0] + x_dom[1]) / 2,
                                y_dom[1], yanchor="bottom", xanchor="center"))
