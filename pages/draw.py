@@ -41,6 +41,7 @@ CANVAS_SIZE = 280
 # the canvas's toolbar shows on hover 2.65rem (42 px) above the canvas, over whatever is there:
 # this much room above the canvas (plus the usual gaps) keeps it off the model's description
 TOOLBAR_ROOM = 16
+CANVAS_BOX = "draw_canvas_box"
 DRAW_PROMPT = "The canvas is empty: draw a digit (0 to 9) in the black square."
 canvas_key()
 
@@ -82,9 +83,14 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
         if source == "Draw":
             pen = ss.get("draw_pen", 20)
             st.space(TOOLBAR_ROOM)
-            canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
-                               height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
-                               return_image_data=True, key=ss[CANVAS_KEY])
+            # the black square is there from the first paint: the canvas's script takes a few seconds
+            # to load the first time, and the prompt already says "draw in the black square"
+            st.html(f"<style>.st-key-{CANVAS_BOX} {{ width: {CANVAS_SIZE}px; min-height: {CANVAS_SIZE}px; "
+                    "background: #000; }</style>")
+            with st.container(key=CANVAS_BOX):
+                canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
+                                   height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
+                                   return_image_data=True, key=ss[CANVAS_KEY])
             image = canvas.image_data          # decoded from its PNG at every access: once
             # one call into nn: the same pipeline for drawings and photos
             pre = preprocess(image) if image is not None else None

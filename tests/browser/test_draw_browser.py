@@ -103,6 +103,13 @@ def test_draw_digits_with_the_mouse(page, app_url):
     _open_draw_page(page, app_url)
     assert _prediction(page) == EMPTY
     assert page.get_by_text("The canvas is empty").is_visible()
+    # the black square the prompt speaks of is painted before the canvas's script has loaded, and
+    # exactly where the canvas then appears
+    box = page.locator(".st-key-draw_canvas_box")
+    assert box.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 0, 0)"
+    outer, inner = box.bounding_box(), page.locator(CANVAS).first.bounding_box()
+    assert outer["width"] == 280 and outer["height"] >= 280
+    assert abs(inner["x"] - outer["x"]) <= 2 and abs(inner["y"] - outer["y"]) <= 2 and inner["width"] >= 278
 
     read, latencies = {}, []
     for digit, strokes in (("1", ONE), ("0", ZERO), ("4", FOUR), ("7", SEVEN)):
