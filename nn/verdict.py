@@ -131,7 +131,7 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
     val_loss = np.asarray(history.val_loss, dtype=np.float64)
     val_acc = np.asarray(history.val_acc, dtype=np.float64)
     has_val = len(val_loss) == n and bool(np.all(np.isfinite(val_acc)))
-    w = window(n)
+    w = min(window(n), n)
     recent_loss = float(np.mean(train_loss[-w:]))
     recent_acc = float(np.mean(train_acc[-w:]))
     recent_val_acc = float(np.mean(val_acc[-w:])) if has_val else math.nan
@@ -155,7 +155,7 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
         return Verdict("diverged", "Diverged: the loss exploded",
                        f"The training loss {began} (guessing scores {chance:.3g}) and {rise}.", _lower_lr(lr))
 
-    improving, fall_text = _improvement(history, train_loss, val_loss if has_val else None, chance)
+    improving, fall_text, latest = _improvement(history, train_loss, val_loss if has_val else None, chance)
     noise = _noise(train_loss[-2 * w:])
 
     # ----- stuck near chance
@@ -197,15 +197,15 @@ def judge(history: "History", n_classes: int, *, loss: str = "softmax_ce", diver
                        f"It gets {acc_text}, and {fall_text}.", try_next + ".")
 
     # ----- learned
-    settled = f"the loss has levelled off at about {recent_loss:.3g} (guessing scores {chance:.3g})"
+    settled = f"the loss has levelled off at about {latest} (guessing scores {chance:.3g})"
     if noise > NOISY * chance and noise > NOISY_REL * recent_loss:
         recent_span = train_loss[-2 * w:]
         settled = (f"the loss jumps between {recent_span.min():.3g} and {recent_span.max():.3g} from one "
                    f"epoch to the next")
         try_next = f"Lower {lr_text} to settle it: each step overshoots the minimum."
     elif recent_acc < UNDERFIT:
-        try_next = (f"It fits only {recent_acc:.0%} of its own training points: give it more units or layers, "
-                    f"or more useful input features.")
+        try_next = (f"It fits only {recent_acc:.0%} of its own training points: give it more units or layers "
+                    f"(or, on 2-D data, more input features).")
     elif has_val and recent_acc - recent_val_acc >= GAP_ADVICE:
         try_next = ("Validation trails training by "
                     f"{(recent_acc - recent_val_acc) * 100:.0f} points: more data, L2 weight decay or dropout "
@@ -222,8 +222,9 @@ def window(n_epochs: int) -> int:
 
 
 def _improvement(history: "History", train_loss: np.ndarray, val_loss: np.ndarray | None,
-                 chance: float) -> tuple[bool, str]:
-    """(is the loss still falling materially, a clause saying by how much). With 3 or more epochs:
+                 chance: float) -> tuple[bool, str, str]:
+    """(is the loss still falling materially, a clause saying by how much, the recent loss it judged:
+    "0.41", or "0.41 over the last 47 batches" when it judged batches). With 3 or more epochs:
     the mean training loss of the last window against the window before it, and the validation
     loss must not have risen between the two. With fewer: the last quarter of the batch losses
     against the quarter before it. Noisy losses must fall by more than their noise: the difference
@@ -237,7 +238,7 @@ def _improvement(history: "History", train_loss: np.ndarray, val_loss: np.ndarra
     else:
         batches = np.asarray(history.batch_loss, dtype=np.float64)
         if len(batches) < MIN_BATCHES:
-            return False, ""
+            return False, "", f"{float(np.mean(train_loss)):.3g}"
         q = len(batches) // 4
         earlier, recent = batches[-2 * q:-q], batches[-q:]
         unit = f"the last {q} batches"
@@ -248,7 +249,9 @@ def _improvement(history: "History", train_loss: np.ndarray, val_loss: np.ndarra
     standard_error = float(np.std(np.diff(span))) / math.sqrt(len(recent)) if len(span) > 2 else 0.0
     material = (fall >= IMPROVING_REL * before and fall >= IMPROVING_ABS * chance
                 and fall > NOISE_SIGMAS * standard_error)
-    return bool(material and val_ok), f"the loss still fell from {before:.3g} to {now:.3g} over {unit}"
+    # with whole epochs, the recent loss is the same window's mean the accuracy is quoted over
+    latest = f"{now:.3g}" if n >= 3 else f"{now:.3g} over {unit}"
+    return bool(material and val_ok), f"the loss still fell from {before:.3g} to {now:.3g} over {unit}", latest
 
 
 def _noise(values: np.ndarray) -> float:

@@ -245,7 +245,7 @@ def test_step_trains_and_the_views_change(train_apps):
     assert not at.exception
     assert metric(at, "Epoch") == "1.0"
     live = charts(at)[0]                   # loss | accuracy | decision regions, one figure
-    loss_1, boundary_1 = metric(at, "Train loss"), picture(live)
+    loss_1, boundary_1 = metric(at, "Train loss (recent)"), picture(live)
     titles = chart_titles(at)
     assert "Loss" in titles[0] and "Accuracy" in titles[0] and "Decision regions" in titles[0]
     # a small 2-D network opens on the network itself: inputs, three hidden layers, output
@@ -263,7 +263,7 @@ def test_step_trains_and_the_views_change(train_apps):
     for _ in range(3):
         at.button(key="train_step").click().run()
     assert metric(at, "Epoch") == "4.0"
-    assert float(metric(at, "Train loss")) < float(loss_1)
+    assert float(metric(at, "Train loss (recent)")) < float(loss_1)
     assert len(charts(at)[0]["data"][1]["x"]) == 4
     assert np.abs(picture(charts(at)[0]).astype(int) - boundary_1).mean() > 1     # the regions moved
     assert at.query_params["layers"] == "16,16,8" and at.query_params["act"] == "relu"

@@ -1,6 +1,7 @@
 """nn.verdict: each verdict reached by a real short training run where that is cheap, and by
 hand-written histories for the edge cases."""
 import json
+import re
 import math
 
 import numpy as np
@@ -226,3 +227,22 @@ def test_one_epoch_reads_improvement_from_its_batches():
 
 def test_window_is_a_fifth_of_the_run():
     assert [window(n) for n in (1, 5, 10, 11, 400)] == [2, 2, 2, 3, 80]
+
+
+def test_after_one_epoch_it_speaks_of_that_epoch_and_of_the_batches_it_judged():
+    # one finished epoch: its loss fell from 2.3 to about 0.4 and then flattened, so the epoch's mean
+    # (0.66) is not where the loss is now; the verdict quotes the recent batches it judged instead
+    rng = np.random.default_rng(0)
+    batches = np.concatenate([np.linspace(2.3, 0.45, 100), 0.41 + 0.02 * rng.standard_normal(100)])
+    v = judge(history([0.664], train_acc=[0.79], batch_loss=batches), 10)
+    assert v.kind == "learned"
+    assert "in its last epoch" in v.why and "2 epochs" not in v.why
+    assert re.search(r"levelled off at about 0\.41\d? over the last 50 batches", v.why) and "0.664" not in v.why
+    # the advice for too low a training accuracy does not send an image model to input features
+    assert "more units or layers (or, on 2-D data, more input features)" in v.try_next
+
+
+def test_still_falling_after_one_epoch_is_still_improving():
+    batches = np.linspace(2.3, 0.3, 200)
+    v = judge(history([0.9], train_acc=[0.7], batch_loss=batches), 10)
+    assert v.kind == "still_improving" and "over the last 50 batches" in v.why

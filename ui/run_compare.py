@@ -238,9 +238,10 @@ def runs_table(runs: Sequence[Run]) -> list[dict]:
         row = {"run": f"#{run.number}", "what differs": names[run.number] or "–"}
         for name in columns:
             row[SETTINGS[name].label] = run.facts.get(name, "–")
-        row.update({"train accuracy": _percent(r.last("train_acc")),
+        row.update({"train accuracy (last epoch)": _percent(r.last("train_acc")),
                     "validation accuracy": _percent(r.last("val_acc")),
-                    "train loss": _loss(r.last("train_loss")), "validation loss": _loss(r.last("val_loss")),
+                    "train loss (last epoch)": _loss(r.last("train_loss")),
+                    "validation loss": _loss(r.last("val_loss")),
                     # trained, beside the setting's own column when epochs differ: named apart
                     "epochs trained": f"{r.progress:g} of {r.epochs}" if r.progress < r.epochs else str(r.epochs),
                     "verdict": (r.verdict or {}).get("headline")

@@ -32,13 +32,15 @@ def render_metrics(snap: dict, n_train: int) -> None:
     for label, value, tip in [
             ("Epoch", f"{snap['progress']:.1f}",
              f"Passes over the training data so far, of {snap['epochs']} (fractional while one is under way)."),
-            ("Train loss", last(snap["batch_loss"], loss),
-             "Cross-entropy on the recent training batches (smoothed). It should fall."),
+            ("Train loss (recent)", last(snap["batch_loss"], loss),
+             "The loss on the recent training batches (smoothed), while the weights were changing. It should "
+             "fall. The compare table quotes the whole last epoch, the verdict its last few epochs."),
             ("Validation loss", last(snap["val_loss"], loss),
              "Cross-entropy on held-out data after the last full epoch. If it rises while the train loss "
              "falls, the network is memorising (overfitting)."),
-            ("Train accuracy", last(snap["batch_acc"] * 100, percent),
-             "Share of recent training samples classified correctly (smoothed)."),
+            ("Train accuracy (recent)", last(snap["batch_acc"] * 100, percent),
+             "Share of the recent training batches' samples classified correctly (smoothed), while the weights "
+             "were changing. The compare table quotes the whole last epoch, the verdict its last few epochs."),
             ("Validation accuracy", last(np.asarray(snap["val_acc"]) * 100, percent),
              "Share of held-out samples classified correctly after the last full epoch."),
             ("Learning rate now", f"{snap['lr']:.3g}", "The base rate times the schedule: what the next update uses.")]:

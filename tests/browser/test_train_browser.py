@@ -50,20 +50,20 @@ def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
     # a small learning rate and many small batches: the fall of the loss takes seconds to watch
     open_train(page, app_url, "data=spirals&lr=0.0002&epochs=5000")
     assert page.get_by_role("combobox", name="Dataset").input_value() == "Spirals"
-    assert metric(page, "Train loss") is None                       # nothing trained yet
+    assert metric(page, "Train loss (recent)") is None                       # nothing trained yet
 
     started = time.perf_counter()
     page.get_by_role("button", name="Start").click()
     page.wait_for_function(f"() => /\\d/.test(({METRIC_JS})('Train loss') || '')", polling="raf")
     first_update_ms = (time.perf_counter() - started) * 1000
-    first_loss = number(metric(page, "Train loss"))
+    first_loss = number(metric(page, "Train loss (recent)"))
     assert first_loss > 0
 
     # the loss falls while we watch: within a few seconds it is below half its first value
     deadline, lowest = time.time() + 15, first_loss
     while time.time() < deadline and lowest >= first_loss / 2:
         time.sleep(0.25)
-        lowest = min(lowest, number(metric(page, "Train loss")))
+        lowest = min(lowest, number(metric(page, "Train loss (recent)")))
     assert lowest < first_loss / 2, f"loss did not fall: {first_loss} -> {lowest}"
     # the live chart is updated in place, not rebuilt: it does not blink, and a zoom stays; the
     # decision regions picture in it changes as the network learns
@@ -92,9 +92,9 @@ def test_start_on_spirals_loss_falls_then_pause_stops_it(page, app_url):
     page.get_by_role("button", name="Pause").click()
     wait_idle(page)
     page.get_by_role("button", name="Resume").wait_for()
-    paused = (metric(page, "Epoch"), metric(page, "Train loss"))
+    paused = (metric(page, "Epoch"), metric(page, "Train loss (recent)"))
     time.sleep(1.0)
-    assert (metric(page, "Epoch"), metric(page, "Train loss")) == paused, "training went on after Pause"
+    assert (metric(page, "Epoch"), metric(page, "Train loss (recent)")) == paused, "training went on after Pause"
     assert number(paused[0]) < 5000                                  # stopped mid-run, not finished
     assert page.locator("[data-testid='stException']").count() == 0
 
