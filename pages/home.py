@@ -34,7 +34,8 @@ remember_learner()
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CARD = SHIPPED_MODEL.with_suffix(".json")
-DOWNLOAD = "python -m nn.data download mnist"
+PYTHON = ".venv/bin/python"        # the README's commands run through the virtual environment
+DOWNLOAD = f"{PYTHON} -m nn.data download mnist"
 TOUR = [
     ("pages/train.py", "Train", "train", ":material/trending_down:",
      "Choose a dataset (2-D toy problems or MNIST digits), shape a network and an optimiser, and watch "
@@ -132,8 +133,8 @@ with left:
         lines = [f"- **Shipped model** (`{_shown(SHIPPED_MODEL)}`): "
                  f"{card.get('architecture', 'architecture not recorded')}"]
         if isinstance(acc, (int, float)):
-            if isinstance(card.get("test_set"), str):
-                held_out = f" ({card['test_set']})"
+            if isinstance(card.get("test_set"), str):           # its first clause: the rest is for readers
+                held_out = f" ({card['test_set'].split(';')[0]})"    # of the card (where the details are)
             elif isinstance(card.get("n_val"), int):
                 held_out = f" ({card['n_val']:,} digits)"
             else:
@@ -147,7 +148,9 @@ with left:
         st.markdown("\n".join(lines))
         if card.get("command"):
             st.caption("Made with:")
-            st.code(card["command"], language="bash", wrap_lines=True)
+            command = card["command"]
+            st.code(f"{PYTHON} {command[len('python '):]}" if command.startswith("python ") else command,
+                    language="bash", wrap_lines=True)
     models = list_digit_models()
     lines = []
     for kind, title, folder in (("shipped", "Shipped models", SHIPPED_MODEL.parent),
@@ -177,8 +180,10 @@ with right:
             st.markdown(f"- **{title}** (70,000 images, {SOURCES[name].megabytes} MB): not downloaded")
     st.caption(f"To get full MNIST (into `{data_dir()}`; set NN_DATA_DIR to choose another place):")
     st.code(DOWNLOAD, language="bash", wrap_lines=True)
-    st.caption("and `python -m nn.data download fashion-mnist` for Fashion-MNIST. "
+    st.caption(f"and `{PYTHON} -m nn.data download fashion-mnist` for Fashion-MNIST. "
                "Then pick it on the Train page.")
 
 st.header("Run it")
-st.code("pip install -r requirements.txt\nstreamlit run app.py", language="bash", wrap_lines=True)
+st.caption("From the repository's folder, on a fresh Debian or Ubuntu (the README has the details):")
+st.code(f"python3 -m venv .venv\n{PYTHON} -m pip install -r requirements.txt\n{PYTHON} -m streamlit run app.py",
+        language="bash", wrap_lines=True)

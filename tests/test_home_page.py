@@ -1,5 +1,6 @@
 """The home page under AppTest: the tour, the shipped model's card, saved models and downloaded data."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,13 @@ def test_shipped_model_card(dirs):
     accuracy = card.get("test_accuracy", card.get("val_accuracy"))
     assert f"Accuracy on held-out digits: **{accuracy:.1%}**" in page
     assert card["date"] in page
+    # what a reader of the page needs, not the card's pointers for its own readers ("under evaluations...")
+    assert "(the official MNIST test set (10,000 digits), never trained on)" in page
+    assert "evaluations." not in page
+    # every command runs as the README says (Debian has no plain `python`): through the venv
+    assert f".venv/bin/python {card['command'].removeprefix('python ')}" in page
+    assert ".venv/bin/python -m streamlit run app.py" in page and ".venv/bin/python -m pip install" in page
+    assert not re.search(r"(^|\n)(python|streamlit|pip) ", page)
 
 
 def test_saved_models_are_counted_with_the_unusable_ones(dirs):
@@ -94,7 +102,7 @@ def test_full_mnist_download_status_and_command(dirs):
     _, data = dirs
     page = text(run_home())
     assert "**MNIST** (70,000 images, 12 MB): not downloaded" in page
-    assert "python -m nn.data download mnist" in page
+    assert ".venv/bin/python -m nn.data download mnist" in page
     assert "10,000 real MNIST digits" in page
     (data / "mnist").mkdir()
     for name in IDX_FILES:

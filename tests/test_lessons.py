@@ -175,6 +175,13 @@ def test_a_teacher_link_locks_without_hiding_and_shows_the_note_as_text(train_ap
     assert urlsplit(link).path.endswith("/train")
     assert params["lock"] == "epochs" and params["note"] == "Hello" and params["lr"] == "0.1"
     assert params["data"] == "moons" and params["epochs"] == "50"
+    assert not at.sidebar.warning
+    # a longer note pasted in is cut, and the teacher is told (the browser would drop the paste silently
+    # with max_chars on the field)
+    at.text_input(key="train_lesson_note").input("x" * 250).run()
+    params = dict(parse_qsl(urlsplit(next(c.value for c in at.sidebar.code)).query))
+    assert params["note"] == "x" * (NOTE_MAX - 1) + "…"
+    assert any(f"at most {NOTE_MAX} characters" in w.value and "250" in w.value for w in at.sidebar.warning)
 
 
 @pytest.mark.slow

@@ -81,7 +81,7 @@ LESSONS: tuple[Lesson, ...] = (
             "Press **Start**. Every step moves each weight by 5 × its gradient: the loss shoots up into "
             "the tens and the accuracy hovers around 50%, no better than a coin toss.",
             "Lower the learning rate while it trains. It does not recover: the huge steps have pushed "
-            "every tanh neuron to ±1, where its gradient is almost 0 (saturation).",
+            "every hidden neuron (this network's are tanh) to ±1, where its gradient is almost 0 (saturation).",
             "Press **Reset**, set the learning rate to 0.5 and press **Start**: now the loss falls and "
             "the regions wrap around the spiral arms.",
         )),
@@ -390,9 +390,14 @@ def lesson_link_box(page: str, query: Mapping[str, str]) -> str:
                               key=f"{prefix}_lesson_lock", placeholder="Nothing locked",
                               help="Whoever opens the link gets the settings you see now; these ones "
                                    "they cannot change until they press Unlock.")
-        note = st.text_input("Note for the learners (optional)", key=f"{prefix}_lesson_note", max_chars=NOTE_MAX,
+        # no max_chars: the browser would silently drop a longer paste; it is cut here, and said so
+        note = st.text_input("Note for the learners (optional)", key=f"{prefix}_lesson_note",
                              placeholder="e.g. Which rate learns fastest?",
-                             help="Shown above the experiment, as plain text.")
+                             help=f"Shown above the experiment, as plain text (at most {NOTE_MAX} characters).")
+        length = len(" ".join(note.split()))           # as clean_note counts it
+        if length > NOTE_MAX:
+            st.warning(f"A note keeps at most {NOTE_MAX} characters: the link has the first {NOTE_MAX - 1} and "
+                       f"“…” (this one has {length}).", icon=":material/content_cut:")
         link = f"{_base_url()}/{page}?" + urlencode(teacher_query(page, query, lock, note), safe=",")
         st.code(link, language=None, wrap_lines=True)
         st.caption("Copy it with the button at the box's right.")

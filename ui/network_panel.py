@@ -19,6 +19,7 @@ from nn.features import LABELS
 from ui.live_chart import live_chart
 from ui.network_picture import network_figure, neuron_label, neuron_rgb, source_labels, with_points
 from ui.run_client import LiveRun, RunError, RunLost
+from ui.run_compare import loss_text
 from ui.train_settings import Settings
 
 NETWORK_VIEW = "The network"      # the name of this look among the Train page's looks inside the network
@@ -131,8 +132,8 @@ def network_panel(run: LiveRun, snap: dict, settings: Settings, class_names, poi
     losses, trained = info["losses"], info["trained"]
     if losses is not None:                   # paused: the loss and the regions as they are now
         with right:
-            delta = None if trained is None else f"{losses['train_loss'] - trained['train_loss']:+.4f} by hand"
-            st.metric("Training loss now", f"{losses['train_loss']:.4f}", delta=delta, delta_color="inverse",
+            delta = None if trained is None else f"{losses['train_loss'] - trained['train_loss']:+.4g} by hand"
+            st.metric("Training loss now", loss_text(losses["train_loss"]), delta=delta, delta_color="inverse",
                       help="Cross-entropy over the whole training set with the weights as they are now, hand "
                            "edits included (the loss curves show the loss of past batches).")
             acc_delta = None if trained is None else \

@@ -219,12 +219,21 @@ def _epoch_step(runs: Sequence[Run]) -> int:
         power *= 10
 
 
+def epochs(progress: float) -> str:
+    """Epochs trained: "12" when whole, "12.4" while one is under way."""
+    return f"{progress:.0f}" if abs(progress - round(progress)) < 1e-9 else f"{progress:.1f}"
+
+
 def _percent(v: float) -> str:
     return f"{v:.1%}" if math.isfinite(v) else "–"
 
 
-def _loss(v: float) -> str:
-    return f"{v:.3g}" if math.isfinite(v) else "–"
+def loss_text(v: float) -> str:
+    """A loss as every view shows it: four decimals side by side (0.0996 beside 0.1621, not 0.09964),
+    tiny ones in scientific notation (0.0001 would hide 6.5e-05), huge ones to four figures."""
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:.1e}" if 0 < v < 1e-3 else f"{v:.4f}" if v < 10 else f"{v:.4g}"
 
 
 def runs_table(runs: Sequence[Run]) -> list[dict]:
@@ -240,10 +249,10 @@ def runs_table(runs: Sequence[Run]) -> list[dict]:
             row[SETTINGS[name].label] = run.facts.get(name, "–")
         row.update({"train accuracy (last epoch)": _percent(r.last("train_acc")),
                     "validation accuracy": _percent(r.last("val_acc")),
-                    "train loss (last epoch)": _loss(r.last("train_loss")),
-                    "validation loss": _loss(r.last("val_loss")),
+                    "train loss (last epoch)": loss_text(r.last("train_loss")),
+                    "validation loss": loss_text(r.last("val_loss")),
                     # trained, beside the setting's own column when epochs differ: named apart
-                    "epochs trained": f"{r.progress:g} of {r.epochs}" if r.progress < r.epochs else str(r.epochs),
+                    "epochs trained": f"{epochs(r.progress)} of {r.epochs}" if r.progress < r.epochs else str(r.epochs),
                     "verdict": (r.verdict or {}).get("headline")
                     or ("its process ended" if r.lost else "–"),
                     "seconds": f"{run.seconds:.1f}"})

@@ -40,8 +40,8 @@ LOST_CHECKED = "train_lost_checked"     # this session looked for runs lost to a
 FILED = "train_filed"                   # the key of the last run filed when it finished (once per run)
 LOST_TEXT = {
     "restart": "Your last run was lost when the server restarted (or its process ended). Press Start to train again.",
-    "closed": "Your last run was lost when its page was closed or reloaded (a run lives as long as its browser "
-              "tab). Press Start to train again."}
+    "closed": "Your last run ended when its page was closed or reloaded: a run, and the runs kept to compare "
+              "with it, live as long as the page that started them. Press Start to train again."}
 
 
 def report(kind: str, markdown: str, dataset: str | None = None) -> None:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from nn.data import Dataset
 from ui import train_charts as charts
+from ui.run_compare import epochs, loss_text
 
 
 def render_metrics(snap: dict, n_train: int) -> None:
@@ -20,22 +21,18 @@ def render_metrics(snap: dict, n_train: int) -> None:
     def last(values, fmt) -> str:
         return fmt(values[-1]) if len(values) and np.isfinite(values[-1]) else "—"
 
-    def loss(v: float) -> str:
-        # four decimals side by side (0.0996 beside 0.1621, not 0.09964); 0.0006123 would not fit the column
-        return f"{v:.1e}" if 0 < v < 1e-3 else f"{v:.4f}" if v < 10 else f"{v:.4g}"
-
     def percent(v: float) -> str:
         return f"{v:.1f}%"
 
     # one row that wraps rather than cuts a label off ("Validation acc…" in six fixed columns at 1280 px)
     row = st.container(horizontal=True, gap="medium")
     for label, value, tip in [
-            ("Epoch", f"{snap['progress']:.1f}",
+            ("Epoch", epochs(snap["progress"]),
              f"Passes over the training data so far, of {snap['epochs']} (fractional while one is under way)."),
-            ("Train loss (recent)", last(snap["batch_loss"], loss),
+            ("Train loss (recent)", last(snap["batch_loss"], loss_text),
              "The loss on the recent training batches (smoothed), while the weights were changing. It should "
              "fall. The compare table quotes the whole last epoch, the verdict its last few epochs."),
-            ("Validation loss", last(snap["val_loss"], loss),
+            ("Validation loss", last(snap["val_loss"], loss_text),
              "Cross-entropy on held-out data after the last full epoch. If it rises while the train loss "
              "falls, the network is memorising (overfitting)."),
             ("Train accuracy (recent)", last(snap["batch_acc"] * 100, percent),
@@ -47,7 +44,7 @@ def render_metrics(snap: dict, n_train: int) -> None:
         row.metric(label, value, help=tip, width="content")
     rate = snap["samples_seen"] / snap["seconds"] if snap["seconds"] > 0 else 0.0
     left = (snap["epochs"] - snap["progress"]) * n_train / rate if rate > 0 else float("nan")
-    text = f"Epoch {snap['progress']:.1f} of {snap['epochs']} · {rate:,.0f} samples/s"
+    text = f"Epoch {epochs(snap['progress'])} of {snap['epochs']} · {rate:,.0f} samples/s"
     if snap["running"] and np.isfinite(left):
         text += f" · about {left:.0f} s left" if left < 120 else f" · about {left / 60:.0f} min left"
     st.progress(min(snap["progress"] / snap["epochs"], 1.0), text=text)

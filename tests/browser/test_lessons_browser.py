@@ -3,6 +3,8 @@ the locked experiment and unlocks with one click; at its defaults the sidebar fi
 screen and no choice is cut off."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from nn.settings import SETTINGS
@@ -81,3 +83,13 @@ def test_the_train_sidebar_fits_one_screen_and_cuts_off_no_name(screen, app_url)
         return out; }""", names)
     checked = screen.locator(f"{SIDEBAR} [data-testid='stSelectbox']").count()
     assert checked >= 6 and too_long == []
+
+
+def test_a_teachers_note_is_shown_as_written_with_no_link_in_it(screen, app_url):
+    # anyone can write a link with a note: Markdown, HTML and bare addresses (which Markdown would
+    # make clickable, escaped or not) must all stay text
+    note = "See http://evil.example or www.evil.example, mail a@evil.example, [x](https://evil.example) <b>b</b>"
+    open_link(screen, f"{app_url}/train?data=xor&lock=lr&note={quote(note)}")
+    shown = screen.locator("[data-testid='stMarkdownContainer']", has_text="Your teacher's note")
+    assert shown.inner_text().replace("\u2060", "") == "Your teacher's note: " + note
+    assert screen.locator("a[href*='evil']").count() == 0 and shown.locator("a, b").count() == 0
