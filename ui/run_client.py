@@ -64,6 +64,7 @@ class LiveRun:
     def __init__(self, settings: Settings, data: RunData, start_timeout: float = 60.0,
                  session_id: str | None = None) -> None:
         self.settings = settings
+        self.lr_path = [settings.lr]       # the base rates it trained with, in order (set_lr adds to it)
         self.key = uuid.uuid4().hex        # this run and no other (the page's history knows it by this)
         self.running = False               # what the page believes; every answer corrects it
         self.status: dict = {"running": False, "done": False, "diverged": None, "paused_reason": None,
@@ -185,6 +186,8 @@ class LiveRun:
         """Change the base learning rate from the next batch on (schedules multiply it)."""
         self._call(SetLr(float(lr)))
         self.settings = replace(self.settings, lr=float(lr))
+        if float(lr) != self.lr_path[-1]:
+            self.lr_path.append(float(lr))
 
     def snapshot(self, views: frozenset[str] = frozenset(), neuron: tuple[int, int] | None = None) -> dict:
         """History, status and the requested views (see ``Worker.snapshot`` in ui/train_worker.py), and

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -142,7 +142,11 @@ def keep(history: RunHistory, run) -> tuple[Run | None, bool]:
     final = run.final()
     if not worth_keeping(final):
         return None, False
-    return history.add(run.key, run.settings, facts(run.settings), result_from(final, run.settings.epochs),
+    # a rate changed while it trained is part of the experiment ("lr 5 → 0.5"); Restore sets the first
+    path = run.lr_path
+    settings = replace(run.settings, lr=path[0])
+    run_facts = {**facts(settings), "lr": "lr " + " → ".join(f"{lr:g}" for lr in path)}
+    return history.add(run.key, settings, run_facts, result_from(final, run.settings.epochs),
                        final.get("seconds") or 0.0), True
 
 
@@ -253,7 +257,9 @@ def runs_table(runs: Sequence[Run]) -> list[dict]:
                     "validation loss": loss_text(r.last("val_loss")),
                     # trained, beside the setting's own column when epochs differ: named apart
                     "epochs trained": f"{epochs(r.progress)} of {r.epochs}" if r.progress < r.epochs else str(r.epochs),
-                    "verdict": (r.verdict or {}).get("headline")
+                    # its kind only ("Learned"): the headline's figure ("97% right") is an average of the
+                    # last epochs, and would sit beside this table's last-epoch columns as a contradiction
+                    "verdict": (r.verdict or {}).get("headline", "").split(":")[0]
                     or ("its process ended" if r.lost else "–"),
                     "seconds": f"{run.seconds:.1f}"})
         rows.append(row)
