@@ -164,3 +164,49 @@ def contour_grid(surface: str | Surface, box: tuple[float, float, float, float] 
     xs, ys = np.linspace(x_min, x_max, n), np.linspace(y_min, y_max, n)
     gx, gy = np.meshgrid(xs, ys)
     return xs, ys, surface.value(gx, gy)
+
+
+@dataclass(frozen=True)
+class PathFacts:
+    """What one path did up to a step, measured, so a caption can say what happened in this race.
+
+    distance    : from the point at that step to the nearest minimum
+    value       : the surface's value there
+    reversals   : how many times the path turned back along x or along y (the larger count):
+                  a zigzag turns back at almost every step
+    straightness: straight-line distance from the start / length of the path walked, in (0, 1];
+                  1 is a straight line (1.0 when the path has not moved)
+    overshoot   : how far the path ran past the minimum it ended nearest, along the line from the
+                  start to that minimum (0 if it never passed it)
+    diverged    : the path blew up at or before that step
+    steps       : the steps walked (fewer than asked if it diverged)
+    """
+
+    distance: float
+    value: float
+    reversals: int
+    straightness: float
+    overshoot: float
+    diverged: bool
+    steps: int
+
+
+def path_facts(surface: str | Surface, path: RacePath, step: int) -> PathFacts:
+    """The facts of ``path`` (from ``race`` on ``surface``) at ``step``."""
+    surface = get_surface(surface)
+    points = path.points[:min(step, len(path.points) - 1) + 1]
+    minima = np.array(surface.minima, dtype=np.float64)
+    end = points[-1]
+    nearest = minima[np.argmin(np.hypot(*(minima - end).T))]
+    moves = np.diff(points, axis=0)
+    signs = np.sign(moves)
+    reversals = max((int(np.sum(signs[1:, k] * signs[:-1, k] < 0)) for k in range(2)), default=0) if len(moves) > 1 else 0
+    walked = float(np.sum(np.hypot(*moves.T))) if len(moves) else 0.0
+    straight = float(np.hypot(*(end - points[0])))
+    to_min = nearest - points[0]
+    span = float(np.hypot(*to_min))
+    overshoot = float(max(0.0, np.max((points - points[0]) @ (to_min / span)) - span)) if span > 0 else 0.0
+    return PathFacts(distance=float(np.hypot(*(nearest - end))), value=float(path.values[len(points) - 1]),
+                     reversals=reversals, straightness=straight / walked if walked > 0 else 1.0,
+                     overshoot=overshoot, diverged=path.diverged_at is not None and step >= path.diverged_at,
+                     steps=len(points) - 1)

@@ -1,7 +1,8 @@
 """Optimisers: every optimiser of nn.optim races down the same 2-D loss surface from the same start.
 
 Widgets (the surface, the steps, each optimiser's settings from nn/settings.py's table), one call to
-nn.race, then the paths over the contours (ui/race_charts.py), step by step.
+nn.race, then the paths over the contours, what to look for and what happened in this race, and where
+each optimiser is (ui/race_charts.py), step by step.
 """
 from __future__ import annotations
 
@@ -12,26 +13,13 @@ import streamlit as st
 from nn.optim import OPTIMIZERS, make_optimizer
 from nn.race import OPTIMIZER_SETTINGS, SURFACES, contour_grid, race
 from ui.navigation import through_app
-from ui.race_charts import NAMES, race_figure, race_table
+from ui.race_charts import LOOK_FOR, NAMES, race_figure, race_summary, race_table
 from ui.widgets import setting_widget
 
 through_app("pages/race.py")
 ss = st.session_state
 DEFAULTS = {name: p.default for name, p in inspect.signature(make_optimizer).parameters.items()
             if p.default is not inspect.Parameter.empty}
-WHAT_TO_SEE = {
-    "bowl": "The bowl is 20 times steeper along y than along x. Plain SGD with a large rate zigzags across the "
-            "steep direction while it crawls along the flat one; momentum builds up speed along x and "
-            "overshoots the minimum, then swings back; AdaGrad, RMSprop and Adam give each direction its own "
-            "step size, so they head much straighter for the middle.",
-    "saddle": "The start sits almost exactly on the ridge of a saddle (y = 0.001). The gradient along y is "
-              "nearly zero there, so SGD slides to the saddle point and lingers; momentum and the adaptive "
-              "methods (which scale up tiny gradients) escape sideways into one of the two valleys sooner.",
-    "rosenbrock": "Rosenbrock's valley is easy to find and hard to follow: a long, curved, nearly flat floor "
-                  "between steep walls. SGD needs a tiny rate not to bounce off the walls and then barely moves "
-                  "along the floor; AdaGrad's steps shrink as it accumulates squared gradients and it stalls; "
-                  "Adam adapts its step to each direction and follows the curve towards (1, 1).",
-}
 
 st.title("Optimisers race")
 st.markdown("Every optimiser of the engine starts from the same point of the same loss surface and takes "
@@ -87,7 +75,8 @@ step = st.slider("Step", 0, steps, key="race_step",
 paths = race(surface_name, settings, start, steps)
 st.plotly_chart(race_figure(surface, contour_grid(surface_name, n=120), paths, step), key="race_chart",
                 config={"displayModeBar": False})
-st.caption(f"{WHAT_TO_SEE[surface_name]} Dotted: the rest of each path. The star marks the minimum, the ring "
+st.caption(f"{LOOK_FOR[surface_name]} Dotted: the rest of each path. The star marks the minimum, the ring "
            "the start. Background: the height of the surface (darker is lower" +
            (", on a log scale" if surface_name == "rosenbrock" else "") + ").")
+st.markdown(race_summary(surface, paths, step))
 st.table(race_table(surface, paths, step))

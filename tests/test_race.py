@@ -5,7 +5,7 @@ import pytest
 import nn.optim
 from nn.gradcheck import numerical_gradient
 from nn.optim import OPTIMIZERS, make_optimizer
-from nn.race import SURFACES, RacePath, contour_grid, get_surface, race
+from nn.race import SURFACES, RacePath, contour_grid, get_surface, path_facts, race
 
 
 @pytest.mark.parametrize("name", SURFACES)
@@ -133,3 +133,18 @@ def test_contour_grid():
 def test_bad_arguments_are_explained(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_path_facts_measure_zigzag_overshoot_and_straightness():
+    bowl = SURFACES["bowl"]
+    paths = race(bowl, bowl.settings, steps=100)
+    sgd, momentum, adagrad = (path_facts(bowl, paths[n], 100) for n in ("sgd", "momentum", "adagrad"))
+    assert sgd.reversals == 99 and sgd.overshoot == 0 and sgd.straightness < 0.25        # a zigzag, never past 0
+    assert momentum.overshoot > 1 and momentum.reversals < 20                            # runs past x = 0
+    assert adagrad.reversals == 0 and adagrad.straightness > 0.9                         # almost a straight line
+    assert sgd.distance == pytest.approx(np.hypot(*paths["sgd"].points[-1]))
+    assert path_facts(bowl, paths["sgd"], 0) == path_facts(bowl, race(bowl, {"sgd": {"lr": 0.95}}, steps=0)["sgd"], 0)
+    early = path_facts(bowl, paths["sgd"], 10)
+    assert early.steps == 10 and early.reversals == 9
+    blown = race(bowl, {"sgd": {"lr": 200.0}}, steps=2000)["sgd"]
+    assert path_facts(bowl, blown, 2000).diverged and not path_facts(bowl, blown, blown.diverged_at - 1).diverged

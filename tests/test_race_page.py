@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from nn.optim import OPTIMIZERS
 from nn.race import SURFACES, contour_grid, race
-from ui.race_charts import race_figure, race_table
+from ui.race_charts import race_figure, race_summary, race_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,4 +112,47 @@ def test_the_figure_marks_a_diverged_path_and_logs_rosenbrock():
     np.testing.assert_allclose(values(spec["data"][0]["z"]), np.log10(grid[2] - grid[2].min() + 1e-2), atol=1e-3)
     table = race_table(surface, result, 60)
     assert table["optimiser"] == ["SGD", "Adam"] and table["note"][0].startswith("diverged at step")
-    assert race_table(surface, result, 0)["note"] == ["", ""] and race_table(surface, result, 0)["x"][0] == "-1.2"
+    assert table["note"][1] == ""
+    before = race_table(surface, result, 0)                  # nothing diverged yet: no empty note column
+    assert "note" not in before and before["(x, y)"][0] == "(-1.2, 1)"
+
+
+def summary(app) -> str:
+    return next(m.value for m in app.markdown if m.value.startswith("**In this race"))
+
+
+def test_the_words_under_the_race_follow_the_race_shown(at):
+    # the defaults: SGD ends 2nd nearest and RMSprop farthest, so no caption may say SGD crawls
+    # or that the adaptive methods head straighter for the middle
+    text = summary(at) + " ".join(c.value for c in at.caption)
+    assert "crawls along the flat one" not in text and "head much straighter" not in text
+    table = at.table[0].value
+    order = list(table.sort_values("to a minimum", key=lambda c: c.astype(float))["optimiser"])
+    said = summary(at)
+    assert f"nearest a minimum {order[0]} (" in said and f") and {order[1]} (" in said
+    assert f"farthest {order[-1]} (" in said
+    assert (order[0], order[1], order[-1]) == ("AdaGrad", "SGD", "RMSprop")
+    assert "SGD (99 times in 100 steps)" in said and "zigzagged" in said
+    # a gentler SGD rate makes another race, and the words follow it
+    at.select_slider(key="race_bowl_sgd_lr").set_value(0.1).run()
+    said = summary(at)
+    assert "SGD (" not in said.split("farthest SGD (")[1] and "zigzag" in said        # only RMSprop zigzags now
+    table = at.table[0].value
+    order = list(table.sort_values("to a minimum", key=lambda c: c.astype(float))["optimiser"])
+    assert f"farthest {order[-1]} (" in said and order[-1] == "SGD"
+    at.slider(key="race_step").set_value(0).run()
+    assert "still at the start" in summary(at)
+
+
+def test_race_summary_is_computed_from_the_paths():
+    bowl = SURFACES["bowl"]
+    paths = race(bowl, {"sgd": {"lr": 0.95}, "momentum": {"lr": 0.1, "momentum": 0.9}, "adagrad": {"lr": 1.5}},
+                 steps=100)
+    text = race_summary(bowl, paths, 100)
+    assert "nearest a minimum AdaGrad (1.88e-05), then SGD (0.000328), then SGD + momentum (0.0193)." in text
+    assert "SGD (99 times in 100 steps) zigzagged" in text
+    assert "SGD + momentum (by 1.1) ran past the minimum" in text
+    assert "The straightest path is AdaGrad's" in text
+    diverging = race(bowl, {"sgd": {"lr": 200.0}, "adam": {"lr": 0.3}}, steps=2000)
+    text = race_summary(bowl, diverging, 2000)
+    assert f"SGD (at step {diverging['sgd'].diverged_at}) diverged." in text and "Adam is" in text

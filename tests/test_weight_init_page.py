@@ -349,3 +349,114 @@ def test_histogram_ticks_are_few_round_and_inside_the_values(low, high):
     step = ticks[1] - ticks[0]
     mantissa = step / 10 ** np.floor(np.log10(step))
     assert min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-6
+
+
+# ----- the explanation follows the numbers it sits beside -------------------------------------------
+
+def _number(text: str) -> float:
+    return float(text.replace("–", "nan"))
+
+
+def contradictions(text: str, table, activation: str, init: str, std: float) -> list[str]:
+    """Every claim of the explanation that its own table, activation or initialisation contradicts."""
+    import re
+
+    found = []
+    grads = [_number(v) for v in table["‖dL/da‖ gradient"]]
+    top, bottom = grads[-1], grads[0]
+    m = re.search(r"goes from (\S+) at the top to (\S+) at layer 1 \(([^)]+)\)", text)
+    if len(table) > 1:
+        if not m:
+            found.append("no gradient change in words")
+        else:
+            if (_number(m[1]), _number(m[2])) != (top, bottom):
+                found.append(f"gradient norms {m[1]}, {m[2]} are not the table's {top}, {bottom}")
+            if ("larger" in m[3]) != (bottom > top * 1.05) or ("smaller" in m[3]) != (bottom < top / 1.05):
+                found.append(f"'{m[3]}' for {top} -> {bottom}")
+    if re.search(r"amplif(y|ies) (what|the)", text) and not bottom > top:
+        found.append(f"says the weights amplify, but the gradient goes {top} -> {bottom}")
+    if "amplify more than" in text and not bottom > 1.25 * top:
+        found.append("says amplified more than held back, but it did not grow")
+    if "hold back more than" in text and not bottom < 0.8 * top:
+        found.append("says held back more, but it did not shrink")
+    if "shrinks on its way down" in text and not bottom < top:
+        found.append("says the gradient shrinks, but it did not")
+    column = "saturated" if "saturated" in table.columns else "exactly 0 (dead)"
+    shares = [float(v.rstrip("%")) for v in table[column]]
+    for pct, layer in re.findall(r"(\d+)% (?:saturated in layer|of layer) (\d+)", text):
+        if abs(float(pct) - shares[int(layer) - 1]) > 0.51:
+            found.append(f"{pct}% in layer {layer}, the table says {shares[int(layer) - 1]}%")
+    for pct, layer in re.findall(r"more[^.:]*?\((\d+)% saturated in layer (\d+)\)", text):
+        if float(pct) == 0:
+            found.append(f"'more' units toward the limits, with {pct}% in layer {layer}")
+    if "none of its outputs are within 5%" in text and shares[-1] != 0:
+        found.append(f"says none saturated, the table says {shares[-1]}%")
+    if "keeps about the same std" in text:
+        stds = [_number(v) for v in table["std"]]
+        if max(stds) > 1.5 * min(stds):
+            found.append(f"says the std stays the same, the table says {stds}")
+    # the initialisation named is the one chosen, and the activation named is the one chosen
+    named = {"Xavier": "Xavier's weights", "He": "He's weights"}.get(init, f"weights of std {std:g}")
+    if not text.startswith("**Batch norm") and named not in text:
+        found.append(f"does not name the chosen initialisation ({named})")
+    for other in {"Xavier", "He"} - {init}:
+        if f"even with {other}" in text or f"With weights of std {'0.141' if other == 'He' else '0.1'} ({other}" in text:
+            found.append(f"speaks of {other}, but {init} is chosen")
+    if init == "He" and "(Xavier's √(1/" in text:
+        found.append("quotes Xavier's std as if it were the chosen one")
+    if activation == "leaky_relu" and re.search(r"(?<!leaky )ReLU layer", text):
+        found.append("says 'ReLU layer' for leaky ReLU")
+    return found
+
+
+def test_every_explanation_agrees_with_its_table_initialisation_and_activation(at):
+    # the student's reading, done for every combination: each sentence against the table beside it
+    problems = []
+    for activation in ("sigmoid", "tanh", "relu", "leaky_relu"):
+        set_and_run(at, "selectbox", "wi_act", activation)
+        for init in ("std 1", "std 0.01", "Xavier", "He", "custom std"):
+            set_and_run(at, "radio", "wi_init", init)
+            for std in ((0.1, 0.3, 2.0) if init == "custom std" else (None,)):
+                if std is not None:
+                    set_and_run(at, "select_slider", "wi_std", std)
+                for bn in (False, True):
+                    set_and_run(at, "toggle", "wi_bn", bn)
+                    text = next(m.value for m in at.markdown if m.value.startswith("**") and "." in m.value[:40])
+                    chosen = std if std is not None else float(init.split()[1]) if init.startswith("std") else init
+                    name = init if init in ("Xavier", "He") else "custom"
+                    for p in contradictions(text, at.dataframe[0].value, activation, name,
+                                            chosen if isinstance(chosen, float) else 0.0):
+                        problems.append(f"{activation}, {init} {std or ''}, bn {bn}: {p}")
+    assert not problems, "\n".join(problems)
+
+
+def test_he_with_sigmoid_names_he_and_its_own_numbers():
+    at = open_page({"act": "sigmoid", "init": "he"})
+    text = markdown(at)
+    assert "He's weights (std √(2/100) = 0.141)" in text
+    assert "Xavier's √(1/100) is 0.1" not in text and "even with Xavier" not in text and "even with He" in text
+    assert "(0% saturated in layer 5)" not in text
+    assert "4% of layer 1's outputs are within 5% of a limit" in text          # the table: 4.0% in layer 1
+
+
+def test_sigmoid_std_1_says_the_gradient_shrinks_a_little_not_amplified():
+    at = open_page()
+    text = markdown(at)
+    assert "from 316 at the top to 290 at layer 1 (8% smaller)" in text
+    assert "amplify what" not in text and "roughly make up for what the saturated units hold back" in text
+
+
+def test_leaky_relu_texts_name_leaky_relu():
+    for init in ("normal", "xavier", "he"):
+        text = markdown(open_page({"act": "leaky_relu", "init": init}))
+        assert "leaky ReLU layer" in text or "leaky ReLU all but zeroes" in text, text
+        assert "A ReLU layer" not in text and "Each ReLU layer" not in text
+
+
+def test_change_words_follow_direction_and_size():
+    from ui.init_views import change, direction
+
+    assert change(316, 290) == "8% smaller" and direction(316, 290) == "keeps"
+    assert change(316, 9300) == "29.4 times larger" and direction(316, 9300) == "grows"
+    assert change(316, 0.944) == "335 times smaller" and direction(316, 0.944) == "shrinks"
+    assert change(316, 321) == "about the same" and change(316, 454) == "44% larger"

@@ -41,3 +41,17 @@ def test_the_optimisers_race(page, app_url):
     page.mouse.move(0, 0)
     page.wait_for_timeout(500)
     screenshot(page, "race")
+
+
+def test_the_race_table_fits_a_phone(page, app_url):
+    # a 390 px phone: every cell of the table, the note column included, stays on screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{app_url}/race")
+    wait_idle(page)
+    page.wait_for_selector("[data-testid='stTable'] table")
+    page.locator("[data-testid='stTable']").scroll_into_view_if_needed()
+    right = page.evaluate("() => Math.max(...[...document.querySelectorAll(\"[data-testid='stTable'] th, "
+                          "[data-testid='stTable'] td\")].map(e => e.getBoundingClientRect().right))")
+    assert right <= 390, right
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert page.get_by_text("In this race, at step 100:").count() == 1
