@@ -8,8 +8,9 @@
     judge       THE "not sure" rule, from a model and an input: calibrated probabilities (the model's
                 temperature, nn.calibrate), the digit profile and the stability into ``verdict``. The
                 Draw page and ``python -m nn.predict`` both decide with it, so they always agree.
-    DigitProfile  what real digits look like (how much ink, how wide), measured on training digits:
-                a drawing far outside that range is not a digit, whatever the softmax says;
+    DigitProfile  what real digits look like (how much ink, how wide, how long their strokes are),
+                measured on training digits: a drawing far outside that range is not a digit, whatever
+                the softmax says, and a lone dot or blob is too little to read at all;
                 SAMPLE_PROFILE is the one measured on the bundled sample, the one every caller uses
     teach       a few gradient steps that teach a model one drawing without forgetting the rest
 
@@ -37,7 +38,7 @@ from .robustness import distort
 
 __all__ = ["MIN_CONFIDENCE", "STABILITY_CHECKS", "MIN_STABILITY", "Reading", "read",
            "Verdict", "verdict", "stability", "judge", "judge_batch", "DigitProfile", "SAMPLE_PROFILE",
-           "TEACH_AUGMENT", "Lesson", "teach"]
+           "stroke_length", "TEACH_AUGMENT", "Lesson", "teach"]
 
 # The "not sure" rule (``judge``) has three parts: the input must look like a digit (DigitProfile), its
 # calibrated confidence must reach MIN_CONFIDENCE, and the answer must survive small changes of the
@@ -132,15 +133,19 @@ class DigitProfile:
 
     max_ink : total ink (sum of the 784 grey levels) of all but the heaviest ``1 - quantile`` digits
     max_aspect : width / height of the ink's bounding box, likewise
+    min_length : how many stroke widths long the ink is (``stroke_length``), of all but the
+        ``1 - quantile`` shortest digits (0 checks nothing)
 
-    A drawing beyond either limit is unlike anything the network was trained on: a scribble, a filled
-    blob, a horizontal line. The limits come from data, not from a model, so they hold for every model
-    trained on MNIST-format digits.
+    A drawing beyond max_ink or max_aspect is unlike anything the network was trained on: a scribble, a
+    filled shape, a horizontal line. One below min_length is a lone dot or blob, about as thick as it is
+    long: there are no strokes to read (``too_little``), and the page says so instead of guessing. The
+    limits come from data, not from a model, so they hold for every model trained on MNIST-format digits.
     """
 
     max_ink: float
     max_aspect: float
     quantile: float
+    min_length: float = 0.0
 
     @classmethod
     def from_digits(cls, x: np.ndarray, quantile: float = 0.998) -> "DigitProfile":
@@ -151,7 +156,19 @@ class DigitProfile:
         if not 0.5 <= quantile <= 1:
             raise ValueError(f"quantile must be in [0.5, 1], got {quantile}")
         return cls(max_ink=float(np.quantile(x.sum(axis=1), quantile)),
-                   max_aspect=float(np.quantile(_aspect(x), quantile)), quantile=quantile)
+                   max_aspect=float(np.quantile(_aspect(x), quantile)), quantile=quantile,
+                   min_length=float(np.quantile(stroke_length(x), 1 - quantile)))
+
+    def too_little(self, x: np.ndarray) -> str:
+        """"" when x (1, 784) or (784,) has strokes to read, else why not (a lone dot or blob).
+
+        Preprocessing scales any ink up to MNIST's 20 px box, so a dot arrives as big as a digit: what
+        gives it away is its shape, about as thick as it is long, where every digit is drawn with strokes
+        several times longer than they are thick."""
+        if float(stroke_length(x)[0]) < self.min_length:
+            return ("Nothing to read: a single dot or blob of ink, about as thick as it is long, has none "
+                    "of the strokes a digit is drawn with. Draw a whole digit.")
+        return ""
 
     def unusual(self, x: np.ndarray) -> str:
         """"" when x (1, 784) or (784,) looks like an ordinary digit, else why it does not."""
@@ -162,6 +179,24 @@ class DigitProfile:
         if float(_aspect(x)[0]) > self.max_aspect:
             return f"it is wider and flatter than {share} of real digits (a dash?)"
         return ""
+
+
+def stroke_length(x: np.ndarray) -> np.ndarray:
+    """How many stroke widths long the ink of each digit is: (N,) float64 for x (N, 784) or (784,).
+
+    With A the area of the ink above 0.5 and P its perimeter (4-neighbour ink/background edges, times
+    pi/4 for their overcount of a curve, as nn.preprocess measures stroke width), the mean stroke width
+    is w = 2A / P and the strokes' length L = A / w, so L / w = P^2 / (4 A): pi for a round dot (the
+    smallest any shape can have), about L / w for a curved stroke (a straight one's edges are not
+    overcounted, so it gets (pi/4)^2 of that). No ink gives 0.
+    """
+    ink = np.asarray(x, np.float32).reshape(-1, SIDE, SIDE) > 0.5
+    area = ink.sum(axis=(1, 2)).astype(np.float64)
+    padded = np.pad(ink, ((0, 0), (1, 1), (1, 1)))
+    edges = ((padded[:, 1:, :] != padded[:, :-1, :]).sum(axis=(1, 2))
+             + (padded[:, :, 1:] != padded[:, :, :-1]).sum(axis=(1, 2)))
+    perimeter = edges * np.pi / 4
+    return np.divide(perimeter ** 2, 4 * area, out=np.zeros_like(area), where=area > 0)
 
 
 def _aspect(x: np.ndarray, level: float = 0.2) -> np.ndarray:
@@ -180,7 +215,7 @@ def _aspect(x: np.ndarray, level: float = 0.2) -> np.ndarray:
 # Measured once by ``DigitProfile.from_digits(normalise_digits(load_mnist_sample().x_train))`` (the
 # 8,000 bundled training digits; tests/test_explain.py checks these numbers against that), so that
 # nothing has to load and normalise the sample before it can say "not sure".
-SAMPLE_PROFILE = DigitProfile(max_ink=215.3125, max_aspect=20 / 13, quantile=0.998)
+SAMPLE_PROFILE = DigitProfile(max_ink=215.3125, max_aspect=20 / 13, quantile=0.998, min_length=4.4368)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,6 +232,8 @@ class Verdict:
     reason : "" when sure, else why not, for the person
     probs : (C,) float64, the probabilities the verdict was made from
     stability : the mean probability of ``digit`` over mildly distorted copies, when it was measured
+    readable : False when there is nothing to read (a lone dot: ``DigitProfile.too_little``): then
+        ``reason`` says so and the guesses mean nothing, so they are not to be shown
     """
 
     sure: bool
@@ -205,6 +242,7 @@ class Verdict:
     reason: str
     probs: np.ndarray | None = None
     stability: float | None = None
+    readable: bool = True
 
     @property
     def confidence(self) -> float:
@@ -218,37 +256,58 @@ class Verdict:
 
 
 def verdict(probs: np.ndarray, unusual: str = "", min_confidence: float = MIN_CONFIDENCE,
-            stability: float | None = None, min_stability: float = MIN_STABILITY) -> Verdict:
+            stability: float | None = None, min_stability: float = MIN_STABILITY,
+            too_little: str = "") -> Verdict:
     """Decide whether to give an answer or say "not sure".
 
     probs : (C,) class probabilities, C >= 2
     unusual : "" or why the input does not look like a digit (``DigitProfile.unusual``)
     stability : None, or the mean probability of the top class over mildly distorted copies of the
         input (``stability``)
+    too_little : "" or why there is nothing to read (``DigitProfile.too_little``)
 
-    Not sure when the input is unusual (the softmax is meaningless there, however high), when the
-    top probability is below ``min_confidence``, or when the answer does not survive small changes
-    of the drawing (stability below ``min_stability``).
+    Nothing to read (``readable`` False, no guess worth showing) when ``too_little`` says so. Not sure
+    when the input is unusual (the softmax is meaningless there, however high), when the top
+    probability is below ``min_confidence``, or when the answer does not survive small changes of the
+    drawing (stability below ``min_stability``). A figure compared with its threshold is written
+    precisely enough to show below it ("84.96%", not "85%", against 85%).
     """
     probs = np.asarray(probs, np.float64).ravel()
     if probs.size < 2:
         raise ValueError(f"verdict needs at least 2 class probabilities, got {probs.size}")
     order = np.argsort(-probs, kind="stable")
     top2 = ((int(order[0]), float(probs[order[0]])), (int(order[1]), float(probs[order[1]])))
-    if unusual:
+    if too_little:
+        reason = too_little
+    elif unusual:
         reason = (f"This does not look like a digit: {unusual}. The network has to pick a digit anyway, "
                   "and its confidence means little on something so unlike what it was trained on.")
     elif top2[0][1] < min_confidence:
-        reason = (f"The network's confidence ({top2[0][1]:.0%}) is below {min_confidence:.0%}: "
-                  "the drawing is ambiguous to it.")
+        shown, limit = _below(top2[0][1], min_confidence)
+        reason = f"The network's confidence ({shown}) is below {limit}: the drawing is ambiguous to it."
     elif stability is not None and stability < min_stability:
+        shown, limit = _below(stability, min_stability)
         reason = (f"The answer is fragile: on copies of the drawing turned, resized or thickened a little, "
-                  f"the network gives {top2[0][0]} only {stability:.0%} on average (below "
-                  f"{min_stability:.0%}), so a slightly different hand could get another answer.")
+                  f"the network gives {top2[0][0]} only {shown} on average (below {limit}), so a slightly "
+                  "different hand could get another answer.")
     else:
         reason = ""
     return Verdict(sure=not reason, digit=top2[0][0], top2=top2, reason=reason, probs=probs,
-                   stability=stability)
+                   stability=stability, readable=not too_little)
+
+
+def _below(value: float, limit: float) -> tuple[str, str]:
+    """(value, limit) as percentages for a value below its limit, with the fewest decimals (0 to 3) at
+    which the value still reads as below it: ("84.96%", "85%"), never ("85%", "85%")."""
+    def pct(v: float, d: int) -> str:
+        text = f"{100 * v:.{d}f}"
+        return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+    for d in range(4):
+        if float(f"{100 * value:.{d}f}") < float(f"{100 * limit:.{d}f}"):
+            return f"{100 * value:.{d}f}%", pct(limit, d)
+    # closer than 0.001 points: the value cut (not rounded) to 3 decimals, still below
+    return f"{np.floor(value * 1e5) / 1e3:.3f}%", pct(limit, 3)
 
 
 def stability(model: MLP, x: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
@@ -300,7 +359,8 @@ def judge_batch(model: MLP, x: np.ndarray, profile: DigitProfile | None = SAMPLE
         raise ValueError(f"judge expects 28x28 digits as (N, 784), got shape {x.shape}")
     probs = calibrated_proba(model, x)
     held = stability(model, x, probs.argmax(axis=1))
-    return [verdict(p, profile.unusual(row) if profile is not None else "", stability=float(h))
+    return [verdict(p, profile.unusual(row) if profile is not None else "", stability=float(h),
+                    too_little=profile.too_little(row) if profile is not None else "")
             for p, row, h in zip(probs, x, held)]
 
 

@@ -9,8 +9,8 @@ and prints one JSON line:
 The probabilities are calibrated (the model's temperature, nn.calibrate), and ``sure`` is decided by
 the Draw page's own rule (``nn.explain.judge``): when it is false, ``reason`` says why (a dash, a
 scribble, or too low a confidence) and ``digit`` is only the best guess.
-A blank image gives ``"digit": null``, ``"sure": false`` and the reason; an unreadable file gives an
-``"error"``.
+A blank image, or one with nothing to read (a lone dot or blob), gives ``"digit": null``,
+``"sure": false`` and the reason; an unreadable file gives an ``"error"``.
 The exit code is 0 when every image was read, 1 when some could not be, 2 for bad arguments
 (including an unusable weights file).
 """
@@ -38,6 +38,9 @@ def predict_file(model: MLP, path: str | Path) -> dict:
         record.update(digit=None, confidence=None, sure=False, probs=None, reason=result.reason)
         return record
     view = judge(model, result.x)
+    if not view.readable:              # a lone dot or blob: no guess worth giving, as on the Draw page
+        record.update(digit=None, confidence=None, sure=False, probs=None, reason=view.reason)
+        return record
     record.update(digit=view.digit, confidence=round(view.confidence, 4), sure=view.sure,
                   probs=[round(float(p), 4) for p in view.probs])
     if not view.sure:

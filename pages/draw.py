@@ -26,7 +26,7 @@ from nn.model import ModelFileError
 from nn.preprocess import preprocess
 from ui import model_lab as lab
 from ui.draw_session import (CANVAS_KEY, CURRENT_X, MODEL, PERSONAL, TAUGHT, canvas_key, one_blas_thread, reference,
-                             shared_model_lock)
+                             shared_model_lock, taught_card)
 from ui.draw_views import (answer, drawing_controls, photo, probabilities, taught_caption, taught_model, teach_it,
                            what_it_sees)
 from ui.navigation import through_app
@@ -112,7 +112,7 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
         with left:                       # under the canvas, where they always were
             drawing_controls()
     reading = None
-    if view is not None:
+    if view is not None and view.readable:     # a lone dot has nothing to read (the answer said so)
         with lock:
             reading = read(model, pre.x)
         with right:
@@ -140,7 +140,7 @@ def drawing_and_reading(entry: ModelEntry | None) -> None:
             lab.robustness_lab(model, x_lab, "draw_robust", **lab_src)
     if map_tab.open:
         with map_tab:
-            lab.hidden_map_view(model, x_lab, "draw_map", **lab_src)
+            lab.hidden_map_view(model, x_lab, "draw_map", view=view if reading is not None else None, **lab_src)
 
 
 # ----- page ------------------------------------------------------------------------------------------
@@ -209,5 +209,8 @@ ss[ABOUT_BELOW] = ss.get(LAB_TAB, LAB_TABS[0]) == LAB_TABS[0]
 drawing_and_reading(chosen)
 if ss[ABOUT_BELOW]:
     shown = model_of(chosen)
+    # the taught copy is described by its own card (its base model's making, its lessons), not by the
+    # card it inherited, whose figures were measured on the base model's weights
+    card = shown.meta if chosen is not None else taught_card(ss[PERSONAL])
     with st.container(key="draw_lab_about"):
-        lab.about_model(shown, shown.meta, **lab_source(chosen), key="draw_about")
+        lab.about_model(shown, card, **lab_source(chosen), key="draw_about")

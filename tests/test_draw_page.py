@@ -199,6 +199,26 @@ def test_the_server_reads_with_one_blas_thread(at):
     assert getter() == 1
 
 
+def test_a_lone_dot_is_nothing_to_read(at):
+    """A single dot was read "Not sure: 0 (79%) or 8 (10%)": there is nothing to read, and no guess."""
+    inject(at, lambda d: d.ellipse((130, 130, 150, 150), fill=WHITE))       # one click of the 20 px pen
+    assert not at.exception
+    assert prediction(at) == "–" and not at.warning
+    assert any(i.value.startswith("Nothing to read: a single dot") and "Draw a whole digit" in i.value
+               for i in at.info)
+    assert not any("Not sure" in w.value for w in at.warning) and "draw_teach" not in [b.key for b in at.button]
+
+
+def test_the_caption_says_who_straightened_the_digits(at):
+    """MNIST's digits are cropped, scaled and centred, but not deskewed: the caption said the drawing was
+    straightened "exactly as the MNIST digits were prepared"."""
+    inject(at, DRAWINGS[7])
+    caption = next(c.value for c in at.caption if c.value.startswith("Your picture is cropped"))
+    assert "exactly as the MNIST" not in caption
+    assert "as the MNIST digits were prepared. Then it is straightened" in caption
+    assert "MNIST's own digits keep the slant" in caption and "this app straightened every digit" in caption
+
+
 def test_a_scribble_is_not_sure_and_gives_two_guesses(at):
     inject(at, ZIGZAG)
     assert prediction(at) == "?"
@@ -334,11 +354,22 @@ def test_teach_it_trains_a_personal_copy_and_saves_it(at, weights_dir):
     else:
         assert prediction(at) == "?" and not any("Learnt in" in s.value for s in at.success)
         assert any("1 is its top answer" in i.value and "not sure yet" in i.value for i in at.info)
-    assert any("Accuracy on 2,000 bundled digits" in c.value for c in at.caption)
+    assert any("Share right of the 2,000 bundled test digits" in c.value for c in at.caption)
     # the model's description is the taught copy's, not its base model's (whose figures it no longer has)
     described = [c.value for c in at.caption if "your copy of default" in c.value]
     assert described and any(f"taught {n} drawing" in described[0] for n in (1, 2, 3))
-    assert "of 2,000 bundled digits right" in described[0] and "trained on" not in described[0]
+    assert "of the 2,000 bundled test digits right" in described[0] and "trained on" not in described[0]
+    # "About this model" describes the taught copy too, with the same figure as the line above: its
+    # card is its base model's making plus its lessons, its temperature its base model's, said plainly
+    personal = at.session_state["draw_personal"]
+    figure = f"{personal['accuracy'][-1]:.2%}"
+    assert described[0].count(figure) >= 1 and f"{figure} of the 2,000 bundled test digits right" in described[0]
+    assert next(m.value for m in at.metric if m.label == "Bundled test digits") == figure
+    trained = next(m.value for m in at.markdown if m.value.startswith("**Trained on:**")).replace("\\", "")
+    n = len(personal["lessons"])
+    assert "default's training (MNIST" in trained and f"then {n} lesson" in trained and "no model card" not in trained
+    assert any("keeps default's temperature (T = 1.61)" in c.value and "not fitted again" in c.value
+               for c in at.caption)
     # the shared shipped model still reads the drawing as a 7
     at.selectbox(key="draw_model").set_value(str(common.SHIPPED_MODEL)).run()
     assert prediction(at) == "7"
@@ -351,6 +382,10 @@ def test_teach_it_trains_a_personal_copy_and_saves_it(at, weights_dir):
     assert any("Saved as 'my-7-is-a-1'" in s.value for s in at.success)
     model = MLP.load(saved)
     assert model.meta["source"].startswith("Draw page") and 1 in model.meta["lessons"]
+    # its card keeps its base model's temperature, not figures measured on its base model's weights
+    assert model.meta["temperature"] == common.load_model(
+        common.ModelEntry("default", common.SHIPPED_MODEL, "shipped")).meta["temperature"]
+    assert not {"evaluations", "calibration", "test_accuracy"} & set(model.meta)
     at.button(key="draw_save").click().run()           # the same name again is refused
     assert any("You have a model called 'my-7-is-a-1' already" in e.value for e in at.error)
     assert "my-7-is-a-1 (yours)" in at.selectbox(key="draw_model").options

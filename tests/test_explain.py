@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 from nn.calibrate import calibrated_proba
 from nn.data import load_mnist_sample
 from nn.explain import (MIN_CONFIDENCE, MIN_STABILITY, SAMPLE_PROFILE, STABILITY_CHECKS, DigitProfile,
-                        judge, judge_batch, read, stability, teach, verdict)
+                        judge, judge_batch, read, stability, stroke_length, teach, verdict)
 from nn.gradcheck import numerical_gradient, relative_error
 from nn.model import MLP, ModelConfig
 from nn.preprocess import normalise_digits, preprocess
@@ -145,6 +145,26 @@ def test_verdict_unusual_input_is_never_sure_however_confident():
     assert "does not look like a digit" in v.reason and "too much ink" in v.reason
 
 
+@pytest.mark.parametrize("value, limit", [(0.8496, 0.85), (0.8451, 0.85), (0.84996, 0.85), (0.59951, 0.6),
+                                          (0.5999999, 0.6), (0.4, 0.6)])
+def test_a_figure_below_its_threshold_reads_below_it(value, limit):
+    """A scribble read "gives 4 only 85% on average (below 85%)": 0.8496 rounded to 85%."""
+    def shown(reason: str, before: str, after: str) -> tuple[float, float]:
+        a = reason.split(before, 1)[1].split("%", 1)[0]
+        b = reason.split(after, 1)[1].split("%", 1)[0]
+        return float(a), float(b)
+
+    probs = np.array([0.95, 0.05])
+    fragile = verdict(probs, stability=value, min_stability=limit).reason
+    a, b = shown(fragile, "gives 0 only ", "(below ")
+    assert a < b and b == pytest.approx(100 * limit) and a == pytest.approx(100 * value, abs=0.01)
+    unsure = verdict(np.array([value, (1 - value) / 2, (1 - value) / 2]), min_confidence=limit).reason
+    a, b = shown(unsure, "confidence (", "below ")
+    assert a < b and b == pytest.approx(100 * limit)
+    if value < limit - 0.01:
+        assert f"({value:.0%})" in unsure                # no more decimals than needed
+
+
 def test_verdict_needs_two_classes():
     with pytest.raises(ValueError, match="at least 2"):
         verdict(np.array([1.0]))
@@ -201,6 +221,46 @@ def test_the_sample_profile_is_the_one_measured_on_the_bundled_digits(profile):
     assert SAMPLE_PROFILE.quantile == profile.quantile
     assert SAMPLE_PROFILE.max_ink == pytest.approx(profile.max_ink, rel=1e-6)
     assert SAMPLE_PROFILE.max_aspect == pytest.approx(profile.max_aspect, rel=1e-9)
+    assert SAMPLE_PROFILE.min_length == pytest.approx(profile.min_length, rel=1e-4)
+
+
+# ----- too little ink: a lone dot ---------------------------------------------------------------------
+
+def dot(width: int):
+    """A single click of the pen: a round dot ``width`` pixels across."""
+    return lambda d: d.ellipse((140 - width / 2, 140 - width / 2, 140 + width / 2, 140 + width / 2), fill=WHITE)
+
+
+def test_stroke_length_counts_stroke_widths():
+    disc = np.zeros((28, 28), np.float32)
+    rr, cc = np.mgrid[:28, :28]
+    disc[(rr - 14) ** 2 + (cc - 14) ** 2 <= 8 ** 2] = 1
+    bar = np.zeros((28, 28), np.float32)
+    bar[4:24, 13:16] = 1                                  # 20 long, 3 wide
+    lengths = stroke_length(np.stack([disc, bar, np.zeros((28, 28))]).reshape(3, 784))
+    assert np.pi <= lengths[0] < 4                       # a round dot: pi (a pixelated one a little more)
+    # a straight bar's edges are counted as they are, then shortened by pi/4 like a curve's: 46 edges
+    assert lengths[1] == pytest.approx((46 * np.pi / 4) ** 2 / (4 * 60)) and lengths[2] == 0
+    assert lengths[1] > SAMPLE_PROFILE.min_length > lengths[0]
+
+
+@pytest.mark.parametrize("width", [20, 30, 40])
+def test_a_lone_dot_is_nothing_to_read_and_gets_no_guess(shipped, width):
+    """A single dot on the canvas was read "Not sure: 0 (79%) or 8 (10%)": preprocessing scales it up to
+    a digit's size (it is not blank), and the network must pick a digit."""
+    pre = preprocess(canvas(dot(width)))
+    assert not pre.blank
+    view = judge(shipped, pre.x)
+    assert not view.readable and not view.sure
+    assert view.reason.startswith("Nothing to read: a single dot") and "Draw a whole digit" in view.reason
+
+
+def test_digits_are_never_too_little_ink(shipped, digits, profile):
+    for draw in DRAWINGS.values():
+        assert judge(shipped, preprocess(canvas(draw)).x).readable
+    assert not any(profile.too_little(x) for x in digits[2])               # none of the 2,000 test digits
+    assert np.mean([bool(profile.too_little(x)) for x in digits[0]]) <= 1 - profile.quantile + 1e-9
+    assert verdict(np.array([0.9, 0.1])).readable
 
 
 def test_profile_checks_its_input():
@@ -219,7 +279,10 @@ def test_shipped_model_is_sure_of_drawn_digits_and_not_of_scribbles(shipped):
     for name, draw in SCRIBBLES.items():
         v = judge(shipped, preprocess(canvas(draw)).x)
         assert not v.sure, name
-        assert "does not look like a digit" in v.reason
+        # a filled square, and hatching dense enough to merge into one, are blobs like a dot: nothing to
+        # read, and no guess is offered
+        assert ("does not look like a digit" in v.reason if name not in ("filled square", "hatching")
+                else not v.readable and "single dot or blob" in v.reason), (name, v.reason)
 
 
 def test_judge_is_the_verdict_on_calibrated_probabilities_profile_and_stability(shipped):
@@ -229,9 +292,11 @@ def test_judge_is_the_verdict_on_calibrated_probabilities_profile_and_stability(
     batch = judge_batch(shipped, xs)
     for i, x in enumerate(xs):
         one = judge(shipped, x[None])
-        expected = verdict(probs[i], SAMPLE_PROFILE.unusual(x), stability=held[i])
+        expected = verdict(probs[i], SAMPLE_PROFILE.unusual(x), stability=held[i],
+                           too_little=SAMPLE_PROFILE.too_little(x))
         for v in (one, batch[i]):
-            assert (v.sure, v.digit, v.reason) == (expected.sure, expected.digit, expected.reason)
+            assert (v.sure, v.digit, v.reason, v.readable) == (expected.sure, expected.digit, expected.reason,
+                                                               expected.readable)
             assert v.confidence == pytest.approx(expected.confidence, rel=1e-5)
     assert judge(shipped, xs[:1], profile=None).reason == ""        # no profile: no scribble check
     with pytest.raises(ValueError, match=r"\(1, D\)"):

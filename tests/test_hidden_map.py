@@ -2,7 +2,11 @@
 import numpy as np
 import pytest
 
-from nn.hidden_map import hidden_map, last_hidden
+from pathlib import Path
+
+from nn.data import load_mnist_sample
+from nn.hidden_map import TYPICAL, hidden_map, last_hidden
+from nn.preprocess import normalise_digits
 from nn.metrics import hidden_activations
 from nn.model import MLP, ModelConfig
 
@@ -48,7 +52,7 @@ def test_project_places_a_training_digit_where_the_map_has_it(model, rng):
     point = m.project(x[5])                              # a single (784,) drawing
     assert point.shape == (1, 2)
     np.testing.assert_allclose(m.centres[3], m.coords[y == 3].mean(axis=0), rtol=1e-5)
-    assert m.nearest_class(m.centres[7]) == 7
+    assert m.nearest_on_map(m.centres[7]) == 7
 
 
 def test_the_same_inputs_give_the_same_picture(model, rng):
@@ -79,3 +83,61 @@ def test_bad_input_is_named(model, rng):
         hidden_map(model, rng.random((2, 784)), np.array([0, 1]))
     with pytest.raises(ValueError, match="labels must be in"):
         hidden_map(model, rng.random((5, 784)), np.array([0, 1, 2, 3, 10]))
+
+
+def selector_model() -> MLP:
+    """A network whose 3 hidden neurons are the first 3 pixels (ReLU of x[0], x[1], x[2])."""
+    model = MLP(ModelConfig(784, (3,), 2), seed=0)
+    layer = model.dense_layers[0]
+    layer.params["W"][...] = 0
+    layer.params["b"][...] = 0
+    layer.params["W"][np.arange(3), np.arange(3)] = 1
+    return model
+
+
+def test_nearness_is_judged_in_the_full_layer_where_the_flat_map_cannot_tell(rng):
+    """Two classes that differ only along the layer's least varied direction: the 2-D map (the two most
+    varied ones) puts them on top of each other, so the nearest centre on the map says nothing; in the
+    full layer each digit is nearest its own class's mean. The page's sentence is built on the latter."""
+    noise = rng.random((200, 2))
+    x = np.zeros((400, 784), np.float32)
+    x[:, :2] = np.concatenate([noise, noise])           # the same spread for both classes
+    x[:200, 2], x[200:, 2] = 0.2, 0.35                  # the only difference, and the smallest variance
+    y = np.repeat([0, 1], 200)
+    m = hidden_map(selector_model(), x, y)
+    np.testing.assert_allclose(np.abs(m.components[:, 2]), 0, atol=1e-9)    # the map cannot show it
+    np.testing.assert_allclose(m.centres[0], m.centres[1], atol=1e-5)
+    assert m.agreement[0] <= 0.5 and m.agreement[1] == 1.0
+    for i in (3, 250):
+        placed = m.place(x[i])
+        assert placed.nearest == y[i] and placed.typical
+        np.testing.assert_allclose(placed.point, m.coords[i], atol=1e-5)
+    # the class means and spreads are those of the activations themselves
+    np.testing.assert_allclose(m.means[1, :3], [x[200:, 0].mean(), x[200:, 1].mean(), 0.35], rtol=1e-5)
+    own = np.linalg.norm(last_hidden(m.model, x[:200]) - m.means[0], axis=1)
+    assert m.radii[0] == pytest.approx(np.quantile(own, TYPICAL), rel=1e-5)
+
+
+def test_a_point_far_from_every_cloud_is_not_typical(model, rng):
+    x = rng.random((200, 784)).astype(np.float32)
+    m = hidden_map(model, x, np.arange(200) % 10)
+    far = m.place(x[0] * 40)                           # forty times the ink: far out in the layer
+    assert not far.typical and not any(far.within(k) for k in range(10))
+    assert far.distances.shape == (10,) and far.nearest == int(np.argmin(far.distances))
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "default.npz"
+
+
+def test_on_the_shipped_model_the_full_layer_agrees_with_the_network_and_the_map_often_does_not():
+    """A student's clear 4 (read as a 4) landed nearest the centre of the 1s on the map, and the page
+    said it 'looks most like a 1': on the map, only about 3 digits in 4 lie nearest their own class's
+    centre. In the full layer the nearest class's mean is the network's answer for 98%+ of the digits."""
+    ds = load_mnist_sample()
+    x, y = normalise_digits(ds.x_val), ds.y_val
+    model = MLP.load(SHIPPED)
+    m = hidden_map(model, x, y)
+    assert m.agreement[0] < 0.85 and m.agreement[1] > 0.97
+    answers = model.predict(x[::10])
+    nearest = np.array([m.place(d).nearest for d in x[::10]])
+    assert np.mean(nearest == answers) > 0.97

@@ -12,7 +12,10 @@ from nn.calibrate import reliability_bins
 from nn.hidden_map import hidden_map
 from nn.model import MLP, ModelConfig
 from nn.robustness import DISTORTIONS, robustness_curve
+from nn.explain import verdict
+from nn.hidden_map import Placement
 from ui import lab_charts
+from ui.model_lab import ece_change, map_sentence, taught_note
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_MODEL = ROOT / "weights" / "mnist-sample.npz"
@@ -97,8 +100,75 @@ def test_hidden_map_figure_places_the_star_at_the_projection(rng):
     drawn = next(t for t in fig.data if t.name == "your drawing")
     assert drawn.marker.symbol == "star"
     assert np.allclose([drawn.x[0], drawn.y[0]], star)
+    # the class labels are drawn after the star, over it, with a white halo: a star on a class's centre
+    # hid which class it was
+    names = [t.name for t in fig.data]
+    assert names.index("class centres") > names.index("your drawing")
+    assert "#fff" in centres.textfont.shadow
     assert "your drawing" not in [t.name for t in lab_charts.hidden_map_figure(
         hmap.coords, hmap.labels, hmap.centres, hmap.explained).data]
+
+
+def placement(nearest: int, on_map: int, distances: dict[int, float], radii: dict[int, float]) -> Placement:
+    d, r = np.full(10, 100.0), np.full(10, 30.0)
+    for k, v in distances.items():
+        d[k] = v
+    for k, v in radii.items():
+        r[k] = v
+    return Placement(point=np.zeros(2, np.float32), nearest=nearest, on_map=on_map, distances=d, radii=r)
+
+
+def sure_of(digit: int):
+    probs = np.full(10, 0.001)
+    probs[digit] = 1 - probs.sum() + 0.001
+    return verdict(probs)
+
+
+def test_the_map_sentence_never_contradicts_the_answer_without_saying_why():
+    """A clear 4 (read 4, 100%) landed nearest the centre of the 1s on the flat map, and the page said
+    "it looks most like a 1". Nearness is judged in the full layer now; the map's own suggestion is only
+    mentioned, with why it can mislead."""
+    # the student's 4: nearest the 4s in the layer, nearest the 1s' centre on the map
+    text = map_sentence(placement(4, 1, {4: 20, 1: 25}, {}), sure_of(4), 256, 0.26)
+    assert "among the **4s**" in text and "agrees with its answer, 4" in text
+    assert "On the flat map the star sits nearest the centre of the **1s**, not the 4s" in text
+    assert "2 of the layer's 256 dimensions (26% of its variance)" in text
+    assert "looks most like a 1" not in text
+    # map and layer agree: nothing about the map
+    text = map_sentence(placement(4, 4, {4: 20}, {}), sure_of(4), 256, 0.26)
+    assert "among the **4s**" in text and "flat map" not in text
+    # nearest the 1s' average, but inside the (wider) cloud of its answer: named by the cloud it is in
+    text = map_sentence(placement(1, 1, {1: 23, 4: 23.3}, {1: 20, 4: 33}), sure_of(4), 256, 0.26)
+    assert "inside the cloud of the **4s**" in text and "agrees with its answer, 4" in text
+    assert "the 1s form a tighter cloud" in text
+    assert "On the flat map the star sits nearest the centre of the **1s**" in text
+    # nearest another class, inside no cloud of its answer: the disagreement is said in plain words
+    text = map_sentence(placement(9, 9, {9: 40, 4: 50}, {9: 30, 4: 30}), sure_of(4), 256, 0.26)
+    assert "nearer the average **9**" in text and "farther from it than 95% of the bundled 9s" in text
+    assert "Its answer is **4** all the same" in text
+    # not sure: the guesses, no agreement claimed
+    unsure = verdict(np.array([0.5, 0.4] + [0.0125] * 8))
+    text = map_sentence(placement(0, 0, {0: 10}, {}), unsure, 256, 0.26)
+    assert "not sure" in text and "0 (50%) or 1 (40%)" in text and "agrees" not in text
+
+
+def test_the_calibration_change_agrees_with_the_figures_shown():
+    """The shipped card's ECE 0.316% -> 0.252% was shown as "0.32%" and "0.25%" beside "-0.06% vs T = 1"."""
+    card = json.loads(DEFAULT_CARD.read_text())["calibration"]
+    before, after = card["ece_before"], card["ece_after"]
+    change = ece_change(before, after)
+    assert change == f"{float(f'{100 * after:.2f}') - float(f'{100 * before:.2f}'):+.2f}% vs T = 1"
+    assert (f"{before:.2%}", f"{after:.2%}", change) == ("0.32%", "0.25%", "-0.07% vs T = 1")
+    for b, a in [(0.0023, 0.0054), (0.00125, 0.00135), (0.01, 0.01), (0.00316, 0.002515)]:
+        shown = float(f"{100 * a:.2f}") - float(f"{100 * b:.2f}")
+        assert ece_change(b, a) == f"{shown:+.2f}% vs T = 1"
+
+
+def test_the_taught_copys_note_says_it_keeps_its_base_temperature():
+    note = taught_note("default", 1.6149, True)
+    assert "keeps default's temperature (T = 1.61)" in note and "not fitted again" in note
+    assert "default learnt from those digits" in note
+    assert "learnt from those digits" not in taught_note("mnist-sample", 1.425, False)
 
 
 def test_per_class_bars():
@@ -216,7 +286,7 @@ def test_moving_the_slider_distorts_and_rereads(tmp_path):
     at.session_state["x"] = a_drawing()
     at.run()
     assert not at.exception
-    assert any("lands nearest the centre of the" in m.value for m in at.markdown)
+    assert any("your drawing" in m.value and "last hidden layer" in m.value for m in at.markdown)
     at.selectbox(key="t_rob_kind").select("rotation").run()
     at.slider(key="t_rob_amount_rotation").set_value(90.0).run()
     assert not at.exception
@@ -230,6 +300,10 @@ def test_moving_the_slider_distorts_and_rereads(tmp_path):
 def test_the_sample_trained_model_can_be_overlaid(tmp_path):
     at = lab_app(tmp_path, model=DEFAULT_MODEL).run()
     assert not at.exception
+    # the shipped model's calibration: the change shown is the difference of the two figures shown
+    ece = next(m for m in at.metric if m.label == "Calibration error")
+    assert (ece.value, ece.delta) == ("0.25%", "-0.07% vs T = 1")
+    assert any("ECE 0.32% before, 0.25% after" in c.value for c in at.caption)
     at.toggle(key="t_rob_compare").set_value(True).run()
     assert not at.exception
     curve = json.loads(at.get("plotly_chart")[2].proto.spec)
@@ -244,7 +318,7 @@ def test_views_measure_a_model_without_card_or_file(tmp_path):
     labels = [m.label for m in at.metric]
     assert "Bundled test digits" in labels and "Calibration error" in labels
     assert any("the bundled sample's 2,000 test digits" in c.value for c in at.caption)
-    assert any("lands nearest" in m.value for m in at.markdown)
+    assert any("In the network's last hidden layer" in m.value for m in at.markdown)
     assert "t_map_hidden_map" in at.session_state      # a model without a file keeps its map in the session
 
 

@@ -137,3 +137,14 @@ def test_a_blank_image_is_not_sure(tmp_path):
     Image.new("L", (100, 100), 255).save(blank)
     record = json.loads(run(blank).stdout)
     assert record["digit"] is None and record["sure"] is False and record["reason"]
+
+
+def test_a_lone_dot_gets_no_guess(tmp_path):
+    # dark ink on white paper, one round blot: nothing to read, as the Draw page says
+    blot = tmp_path / "dot.png"
+    img = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(img).ellipse((130, 130, 150, 150), fill=0)
+    img.save(blot)
+    record = json.loads(run(blot).stdout)
+    assert record["digit"] is None and record["probs"] is None and record["sure"] is False
+    assert "Nothing to read" in record["reason"]

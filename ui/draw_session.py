@@ -6,6 +6,7 @@
     clear              Clear: a new, empty canvas (a new widget key)
     teach_drawing      Teach it: a few gradient steps of this session's own copy of the model
     forget, save       drop the taught copy, or save it in this learner's own folder
+    taught_card        the taught copy's card: its base model's making and temperature, its lessons
 
 Session state (all keys start with "draw_"): the canvas key, the model choice, the taught copy and
 its lessons, the last lesson, the decoded photo, the drawing on screen. Nothing in a module global.
@@ -34,6 +35,12 @@ TAUGHT = "__taught__"                    # the picker's value for this session's
 CANVAS_N, CANVAS_KEY = "draw_canvas_n", "draw_canvas_key"
 MODEL, PERSONAL, LESSON = "draw_model", "draw_personal", "draw_lesson"
 PHOTO, CURRENT_X, SAVE_MSG = "draw_photo", "draw_x", "draw_save_msg"
+# What a taught copy's card does not keep of its base model's card: figures measured on the base model's
+# weights (its official-test accuracy, its calibration), which the lessons changed, and the record of
+# the command and file that made the base model.
+BASE_MEASURES = ("evaluations", "calibration", "calibration_note", "test_accuracy", "test_set", "val_accuracy",
+                 "train_accuracy", "command", "saved", "file", "renamed_from", "recipe_history",
+                 "train_seconds", "train_seconds_note")
 
 
 @dataclass(frozen=True)
@@ -171,16 +178,27 @@ def _saved(personal: dict) -> tuple[str, str]:
     if path.exists():
         return "error", f"You have a model called '{path.stem}' already: choose another name."
     model: MLP = personal["model"]
-    card = {**{k: v for k, v in model.meta.items() if k not in ("command", "saved")},
-            "architecture": model.describe(), "source": "Draw page: taught by hand",
-            "base_model": personal["base"], "lessons": personal["lessons"],
-            "val_accuracy": round(personal["accuracy"][-1], 6), "date": _dt.date.today().isoformat()}
+    card = {**taught_card(personal), "date": _dt.date.today().isoformat()}
     try:
         model.save_with_card(path, card)
     except OSError as e:
         return "error", f"Could not save '{path.stem}': {plain(e.strerror or e)}"
     return "success", (f"Saved as '{path.stem}': it is in your model list now (in this browser; your "
                        "teacher can publish it for everyone).")
+
+
+def taught_card(personal: dict) -> dict:
+    """The card of this session's taught copy (what "About this model" shows, and what Save writes):
+    how its base model was made (data, augmentation, epochs) and its temperature, kept as they were,
+    then its lessons and its accuracy on the bundled test digits; none of the base model's measured
+    figures, which belong to other weights."""
+    model: MLP = personal["model"]
+    kept = {k: v for k, v in model.meta.items() if k not in BASE_MEASURES and k != "base_model"}
+    return {**kept, "architecture": model.describe(), "source": "Draw page: taught by hand",
+            "base_model": personal["base"], "lessons": list(personal["lessons"]),
+            "val_accuracy": round(personal["accuracy"][-1], 6),
+            "val_set": "the bundled sample's 2,000 test digits",
+            "temperature_note": (f"kept from {personal['base']}: fitted before the lessons, not fitted again")}
 
 
 def digest(x: np.ndarray) -> str:

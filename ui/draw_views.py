@@ -11,12 +11,20 @@ from nn.preprocess import ImageError, load_image, preprocess
 from nn.settings import SETTINGS
 from ui import draw_charts as charts
 from ui.draw_session import LESSON, PHOTO, SAVE_MSG, clear, digest, forget, save, teach_drawing
+from ui.model_lab import bundled_accuracy
 from ui.shared import ModelEntry
 from ui.text import plain
 
 ss = st.session_state
 MAX_UPLOAD_MB = 10
 MAX_PIXELS = 25_000_000
+# MNIST's own digits are cropped, scaled and centred, but not straightened: the deskewing is this
+# project's (nn.preprocess.normalise_digits), done to every digit the shipped networks learnt from.
+WHAT_IT_SEES = ("Your picture is cropped, shrunk so that its longer side is 20 pixels and centred by its centre "
+                "of mass in a 28×28 square, as the MNIST digits were prepared. Then it is straightened "
+                "(deskewed): MNIST's own digits keep the slant they were written with, but this app "
+                "straightened every digit the network learnt from in the same way before training. The last "
+                "picture is the 784 numbers the network receives.")
 STEP_TITLES = {"grey": "What you gave it", "cleaned": "Background removed", "cropped": "Cropped to the ink",
                "scaled": "Scaled: 20 px box", "centred": "Centred in 28×28",
                "deskewed": "Deskewed: the input"}
@@ -63,12 +71,14 @@ def drawing_controls() -> None:
 def answer(view, prompt: str) -> None:
     """The answer: the Prediction and Confidence metrics and, when the network is not sure, why.
 
-    view : nn.explain.Verdict of the drawing, or None (no drawing yet: dashes and ``prompt``)."""
+    view : nn.explain.Verdict of the drawing, or None (no drawing yet: dashes and ``prompt``). A
+    drawing with nothing to read (a lone dot: ``view.readable`` False) gets dashes too, and why, but
+    no guess."""
     m1, m2 = st.columns(2)
-    if view is None:
+    if view is None or not view.readable:
         m1.metric("Prediction", "–")
         m2.metric("Confidence", "–")
-        st.info(prompt)
+        st.info(prompt if view is None else view.reason)
         return
     m1.metric("Prediction", str(view.digit) if view.sure else "?")
     m2.metric("Confidence", f"{view.confidence:.0%}",
@@ -89,9 +99,7 @@ def what_it_sees(pre, reading, source: str) -> None:
     # a drawing has no background to remove: that step only tells something about photos
     steps = [k for k in STEP_TITLES if k in pre.steps and (k != "cleaned" or source == "Photo")]
     st.html(charts.picture_row([(charts.grey_pixels(pre.steps[key], 112), STEP_TITLES[key]) for key in steps], 112))
-    st.caption("Your picture is cropped, shrunk so that its longer side is 20 pixels, centred by its centre "
-               "of mass in a 28×28 square and straightened, exactly as the MNIST digits the network learnt "
-               "from were prepared. The last picture is the 784 numbers the network receives.")
+    st.caption(WHAT_IT_SEES)
 
     st.subheader(f"Why {reading.predicted}? The saliency map")
     grad, grad_x = reading.saliency(pre.x)
@@ -136,9 +144,10 @@ def teach_it(pre, view, personal: dict | None, entry: ModelEntry | None) -> None
                        "the digit more clearly.")
         st.plotly_chart(charts.before_after_bars(lesson.before, lesson.after, lesson.label),
                         config={"displayModeBar": False}, key="draw_lesson_chart")
-        st.caption(f"Accuracy on 2,000 bundled digits (its check for forgetting): {before_acc:.1%} before this "
-                   f"lesson, {after_acc:.1%} after. Each step also rehearsed 124 digits it already knew, so that "
-                   "it forgets as little as possible of the rest.")
+        st.caption(f"Share right of the 2,000 bundled test digits (its check for forgetting): "
+                   f"{bundled_accuracy(before_acc)} before this lesson, {bundled_accuracy(after_acc)} after. "
+                   "Each step also rehearsed 124 digits it already knew, so that it forgets as little as "
+                   "possible of the rest.")
     st.markdown("Wrong answer? Tell it which digit you meant. Your own copy of the model takes a few "
                 "gradient steps on this drawing (slightly distorted copies of it, mixed with bundled digits "
                 "it already knows). The shared model never changes.")
@@ -162,8 +171,8 @@ def taught_caption(personal: dict) -> str:
     accuracy = personal["accuracy"]
     return " · ".join([model.config.shape, SETTINGS["activation"].name_of(model.config.activation),
                        f"your copy of {plain(personal['base'])}, taught {n} drawing{'s' * (n != 1)} on this page",
-                       f"{accuracy[-1]:.1%} of 2,000 bundled digits right ({accuracy[0]:.1%} before its "
-                       "lessons)"])
+                       f"{bundled_accuracy(accuracy[-1])} of the 2,000 bundled test digits right "
+                       f"({bundled_accuracy(accuracy[0])} before its lessons)"])
 
 
 def taught_model(personal: dict, reading_shown: bool) -> None:

@@ -32,6 +32,8 @@ _LEGEND_BELOW = dict(orientation="h", x=0, y=0, yref="container", yanchor="botto
 # steps for a percentage axis: the finest that gives at most 6 ticks, so that no two ticks round
 # to the same label (99.5% shown as "100%" next to 100%)
 _PERCENT_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
+# a white outline around a label (CSS text-shadow), so that it reads over the star and the dots
+LABEL_HALO = "-1px -1px 0 #fff, 1px -1px 0 #fff, -1px 1px 0 #fff, 1px 1px 0 #fff, 0 0 4px #fff"
 
 
 def _title(text: str) -> dict:
@@ -115,8 +117,8 @@ def robustness_figure(amounts: np.ndarray, curves: dict[str, np.ndarray], kind: 
 
 def hidden_map_figure(coords: np.ndarray, labels: np.ndarray, centres: np.ndarray, explained: np.ndarray,
                       star: np.ndarray | None = None) -> go.Figure:
-    """The last hidden layer's PCA map: one scattergl trace per class, the class centres as labels,
-    and the drawing as a big star.
+    """The last hidden layer's PCA map: one scattergl trace per class, the drawing as a big star, and
+    the class centres as labels drawn over it.
 
     coords : (N, 2) map positions, labels : (N,) int classes, centres : (C, 2) (NaN for an absent class),
     explained : (2,) share of the variance along each axis, star : (2,) the drawing's position or None
@@ -128,16 +130,19 @@ def hidden_map_figure(coords: np.ndarray, labels: np.ndarray, centres: np.ndarra
         traces.append(go.Scattergl(x=pts[:, 0], y=pts[:, 1], mode="markers", name=str(k),
                                    marker=dict(size=4, color=CLASS_COLOURS[k % len(CLASS_COLOURS)], opacity=0.45),
                                    hovertemplate=f"a {k}<extra></extra>"))
-    present = ~np.isnan(np.asarray(centres, float)).any(axis=1)
-    traces.append(go.Scatter(
-        x=centres[present, 0], y=centres[present, 1], mode="text", name="class centres", showlegend=False,
-        text=[f"<b>{k}</b>" for k in np.flatnonzero(present)], textfont=dict(size=22, color="black"),
-        hovertemplate="centre of the %{text}s<extra></extra>"))
     if star is not None:
         star = np.asarray(star, float).ravel()
         traces.append(go.Scatter(x=[star[0]], y=[star[1]], mode="markers", name="your drawing",
                                  marker=dict(symbol="star", size=26, color=ACCENT, line=dict(color="black", width=2)),
                                  hovertemplate="your drawing<extra></extra>"))
+    # the labels after the star, so drawn over it, each with a white halo: a star landing on a class's
+    # centre must not hide which class that is
+    present = ~np.isnan(np.asarray(centres, float)).any(axis=1)
+    traces.append(go.Scatter(
+        x=centres[present, 0], y=centres[present, 1], mode="text", name="class centres", showlegend=False,
+        text=[f"<b>{k}</b>" for k in np.flatnonzero(present)],
+        textfont=dict(size=22, color="black", shadow=LABEL_HALO),
+        hovertemplate="centre of the %{text}s<extra></extra>"))
     ex = np.asarray(explained, float)
     return go.Figure(data=traces, layout=dict(
         # a short title (plotly never wraps one: a long one is cut off on a phone); the axes and the

@@ -26,8 +26,8 @@ import streamlit as st
 from nn.calibrate import temperature_of
 from nn.data import DIGIT_NAMES, load_mnist_sample
 from nn.evaluate import evaluate_scores, scores_of
-from nn.explain import judge
-from nn.hidden_map import HiddenMap, hidden_map
+from nn.explain import Verdict, judge
+from nn.hidden_map import TYPICAL, HiddenMap, Placement, hidden_map
 from nn.model import MLP, ModelFileError
 from nn.preprocess import normalise_digits
 from nn.robustness import DISTORTIONS, distort, robustness_curve
@@ -35,7 +35,8 @@ from ui import draw_charts, lab_charts
 from ui.shared import SHIPPED_DIR, ModelEntry, load_model, trained_on
 from ui.text import plain
 
-__all__ = ["N_CURVE", "SECOND_MODEL", "about_model", "hidden_map_view", "robustness_lab", "source_of"]
+__all__ = ["N_CURVE", "SECOND_MODEL", "about_model", "bundled_accuracy", "ece_change", "hidden_map_view",
+           "map_sentence", "robustness_lab", "source_of", "taught_note"]
 
 SECOND_MODEL = SHIPPED_DIR / "mnist-sample.npz"     # the sample-trained model, overlaid for comparison
 N_CURVE = 500                                       # bundled test digits behind a robustness curve
@@ -168,18 +169,22 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
                 key: str = "draw_about", lock=None) -> None:
     """What the model is and how honest its confidence is.
 
-    model : the chosen model (read only); card : its full card (``model.meta`` of a loaded model)
+    model : the chosen model (read only); card : its card (``model.meta`` of a loaded model; for the
+        Draw page's taught copy, ui.draw_session.taught_card)
     path, mtime_ns : its file and modification time (``source_of(path)``), the cache key of what is
-        measured here; None for a model with no file (a taught copy), whose card describes the model
-        it came from, so everything is measured on the bundled digits instead.
+        measured here; None for a model with no file (a taught copy)
     key : prefix of the keys of its elements; lock : held around forward passes of a shared model
 
     The official-test figures (per class, confused pairs) and the reliability bins come from the card
-    when it has them, otherwise from nn.evaluate on the bundled sample's 2,000 test digits.
+    when they belong to these weights (a model file whose card is its own, not a taught copy's, which
+    only describes how its base model was made); otherwise from nn.evaluate on the bundled sample's
+    2,000 test digits.
     """
-    card = card if (isinstance(card, dict) and path is not None) else {}
-    official = (card.get("evaluations") or {}).get("mnist")
-    calibration = card.get("calibration") or {}
+    card = card if isinstance(card, dict) else {}
+    base = card.get("base_model")
+    own_figures = path is not None and not base
+    official = (card.get("evaluations") or {}).get("mnist") if own_figures else None
+    calibration = (card.get("calibration") or {}) if own_figures else {}
     has_bins = bool(calibration.get("bins_before")) and bool(calibration.get("bins_after"))
     report = None
     model_key = _model_key(model, path, mtime_ns)
@@ -195,7 +200,7 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
                        "(the official MNIST test set), from its model card.")
         results, where = official, "the official MNIST test set"
     else:
-        m1.metric("Bundled test digits", f"{report['accuracy']:.2%}",
+        m1.metric("Bundled test digits", bundled_accuracy(report["accuracy"]),
                   help="Share right of the bundled sample's 2,000 test digits (they come from MNIST's "
                        "training set: a model trained on all of MNIST has seen them).")
         results, where = report, "the bundled sample's 2,000 test digits"
@@ -205,7 +210,8 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
         t = 1.0
     m2.metric("Temperature T", f"{t:.2f}",
               help="Every score is divided by T before the softmax: T > 1 softens over-confident "
-                   "probabilities, T = 1 leaves them as they are.")
+                   "probabilities, T = 1 leaves them as they are."
+                   + (f" Kept from {base}: fitted before the lessons, not fitted again." if base else ""))
     if has_bins:
         bins_before, bins_after = calibration["bins_before"], calibration["bins_after"]
         ece_before, ece_after = calibration.get("ece_before"), calibration.get("ece_after")
@@ -218,10 +224,13 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
         ece_before, ece_after = cal["ece_before"], cal["ece_after"]
         measured = "the bundled sample's 2,000 test digits"
     if ece_before is not None and ece_after is not None:
-        m3.metric("Calibration error", f"{ece_after:.2%}", delta=f"{ece_after - ece_before:+.2%} vs T = 1",
+        m3.metric("Calibration error", f"{ece_after:.2%}", delta=ece_change(ece_before, ece_after),
                   delta_color="inverse",
                   help="Expected calibration error (ECE): how far confidence is from accuracy, on average "
-                       "over the answers. 0 is perfectly honest.")
+                       "over the answers. 0 is perfectly honest. The change is the difference of the two "
+                       "figures as shown.")
+    if base:
+        st.caption(taught_note(plain(base), t, card.get("dataset") == "mnist"))
 
     per_class_fig, reliability_fig = _about_figures(model_key, (official is not None, has_bins), results["per_class"],
                                                     bins_before, bins_after)
@@ -242,6 +251,35 @@ def about_model(model: MLP, card: dict, path: str | None = None, mtime_ns: int |
     st.info(CALIBRATION_TEXT)
 
 
+def bundled_accuracy(accuracy: float) -> str:
+    """A share right of the 2,000 bundled test digits, as the page writes it everywhere: to 0.01%, as
+    fine as one digit in 2,000 (0.05%) needs, so that one mistake never shows as "100.0%"."""
+    return f"{accuracy:.2%}"
+
+
+def ece_change(before: float, after: float) -> str:
+    """The change of the calibration error, '-0.07% vs T = 1': the difference of the two figures as
+    they are shown (to 0.01%), so that it agrees with them (0.32% -> 0.25% is -0.07%, although the
+    unrounded 0.316% -> 0.252% differ by 0.064%)."""
+    shown = float(f"{100 * after:.2f}") - float(f"{100 * before:.2f}")
+    return f"{shown:+.2f}% vs T = 1"
+
+
+def taught_note(base: str, t: float, base_saw_bundled: bool) -> str:
+    """What the About tab says of a taught copy's temperature and of the digits it is measured on.
+
+    base : its base model's name; t : its temperature; base_saw_bundled : True when the base model was
+    trained on all of MNIST, whose training set the bundled test digits come from."""
+    note = (f"This is your taught copy of {base}: it keeps {base}'s temperature (T = {t:.2f}), fitted on "
+            "held-out digits before the lessons and not fitted again since, and everything here is measured "
+            "on the bundled sample's 2,000 test digits, as the line under the model picker is.")
+    if base_saw_bundled:
+        note += (f" {base} learnt from those digits (they come from MNIST's training set), so on them it is "
+                 "surer than on new digits: there, T = 1 looks better calibrated than it would on digits it "
+                 "never saw, which is why the temperature is not fitted on them.")
+    return note
+
+
 def _trained_on(card: dict) -> str:
     if not card:
         return "(no model card: the figures below are measured here)"
@@ -252,7 +290,15 @@ def _trained_on(card: dict) -> str:
         parts.append("with augmentation (shifted, turned, scaled, thickened copies)")
     if card.get("train_config", {}).get("epochs"):
         parts.append(f"{card['train_config']['epochs']} epochs")
-    return ", ".join(parts) or "(not recorded in its card)"
+    made = ", ".join(parts) or "(not recorded in its card)"
+    if not card.get("base_model"):
+        return made
+    lessons = [str(k) for k in card.get("lessons") or []]
+    n = len(lessons)
+    taught = (f"a drawing taught as a {lessons[0]}" if n == 1
+              else f"drawings taught as {', '.join(lessons)}" if n else "none yet")
+    return (f"{card['base_model']}'s training ({made}), then {n} lesson{'s' * (n != 1)} by hand on the Draw "
+            f"page ({taught})")
 
 
 # ----- 2. the robustness lab -------------------------------------------------------------------------
@@ -323,7 +369,9 @@ def robustness_lab(model: MLP, x_drawing: np.ndarray | None, key: str, path: str
                   help="What the network reads in the distorted digit, decided as everywhere in the app "
                        "(nn.explain.judge): '?' when it is not sure.")
         st.caption(f"Confidence {view.confidence:.0%}")
-        if not view.sure:
+        if not view.readable:             # distorted into a blob: nothing to read, no guess
+            st.warning(view.reason)
+        elif not view.sure:
             st.warning(f"**Not sure:** {view.guesses()}. {view.reason}")
         elif truth is not None and view.digit != truth:
             st.error(f"Wrong, and sure of it: this is a {truth}.")
@@ -340,12 +388,13 @@ def robustness_lab(model: MLP, x_drawing: np.ndarray | None, key: str, path: str
 
 @st.fragment
 def hidden_map_view(model: MLP, x_drawing: np.ndarray | None, key: str, path: str | None = None,
-                    mtime_ns: int | None = None, lock=None) -> None:
+                    mtime_ns: int | None = None, lock=None, view: Verdict | None = None) -> None:
     """The PCA map of the last hidden layer for 2,000 bundled digits, the drawing a star on it.
 
     model : the chosen model (read only); x_drawing : (1, 784) or (784,) the preprocessed drawing, or
     None; key : prefix of every key; path, mtime_ns : ``source_of`` the model file (None: no file, the
-    map is kept in this session); lock : held around forward passes of a shared model.
+    map is kept in this session); lock : held around forward passes of a shared model; view : the
+    page's answer for the drawing (nn.explain.judge), judged here when not given.
     """
     if not model.config.hidden or model.config.hidden[-1] < 2:
         st.info("This network has no hidden layer to map: its pixels go straight to the ten scores.")
@@ -357,21 +406,67 @@ def hidden_map_view(model: MLP, x_drawing: np.ndarray | None, key: str, path: st
     else:
         hmap = _session_map(model, model_key, key, lock)
     x = _as_input(x_drawing)
-    star = nearest = None
+    placed = None
     if x is not None:
         with lock:
-            star = hmap.project(x)[0]
-        nearest = hmap.nearest_class(star)
-    st.plotly_chart(lab_charts.hidden_map_figure(hmap.coords, hmap.labels, hmap.centres, hmap.explained, star),
+            placed = hmap.place(x)
+            view = view if view is not None else judge(model, x)
+    st.plotly_chart(lab_charts.hidden_map_figure(hmap.coords, hmap.labels, hmap.centres, hmap.explained,
+                                                 None if placed is None else placed.point),
                     config={"displayModeBar": False}, key=f"{key}_map")
-    if nearest is None:
+    units = model.config.hidden[-1]
+    if placed is None:
         st.info("Draw a digit: a star will show where it lands among the others.")
     else:
-        # ★ (not the ⭐ emoji): a plain-text star, drawn by any font, like the map's marker
-        st.markdown(f"★ Your drawing lands nearest the centre of the **{nearest}s**: in the network's "
-                    f"last hidden layer, it looks most like a {nearest}.")
+        st.markdown(map_sentence(placed, view, units, float(hmap.explained.sum())))
+    on_map, in_layer = hmap.agreement
     st.caption(f"Each dot is one of {len(hmap.labels):,} bundled test digits, placed by what the last hidden "
-               f"layer ({model.config.hidden[-1]} neurons) makes of it, squeezed to the two directions in which "
-               f"those activations vary most (principal components: {hmap.explained.sum():.0%} of the variance). "
+               f"layer ({units} neurons) makes of it, squeezed to the two directions in which those "
+               f"activations vary most (principal components: {hmap.explained.sum():.0%} of the variance). "
                "Digits the network finds alike land close together; the output layer only draws straight "
-               "lines between the clouds. A drawing between two clouds is one the network hesitates over.")
+               "lines between the clouds. What the flat map cannot show is the rest of the variance: clouds "
+               f"that overlap here can lie apart in the layer. On this map {on_map:.0%} of these digits lie "
+               f"nearest the centre of their own class; in all {units} neurons, {in_layer:.0%} lie nearest "
+               "their own class's average. So the sentence above measures in all the neurons, and the "
+               "star only shows roughly where that is.")
+
+
+def map_sentence(placed: Placement, view: Verdict, units: int, explained: float) -> str:
+    """What the map view says about a drawing (markdown): where it lies in the full layer (nearest which
+    class's average, inside which class's cloud), whether that agrees with the network's answer
+    ``view``, and, when the flat map suggests another class, that the map is not to be trusted for that.
+
+    placed : HiddenMap.place of the drawing; units : neurons of the last hidden layer;
+    explained : share of their variance the map shows."""
+    d, a = placed.nearest, view.digit
+    layer = f"★ In the network's last hidden layer (all {units} neurons), your drawing"
+    # ★ (not the ⭐ emoji): a plain-text star, drawn by any font, like the map's marker
+    if view.sure and a != d and placed.within(a):
+        # nearest another class's average, yet inside the cloud of its answer: clouds differ in size
+        # (then the nearer cloud is the tighter one: r_d < dist_d < dist_a <= r_a)
+        named = a
+        text = (f"{layer} lies inside the cloud of the **{a}s**, as close to their average as most {a}s are, "
+                f"which agrees with its answer, {a}. The average it is very nearest is the {d}s', but the "
+                f"{d}s form a tighter cloud, and it lies outside that one.")
+    else:
+        named = d
+        if placed.typical:
+            text = (f"{layer} lies among the **{d}s**: nearer their average than any other digit's, and as "
+                    f"near as most {d}s are.")
+        else:
+            text = (f"{layer} is nearer the average **{d}** than any other digit's, but farther from it than "
+                    f"{TYPICAL:.0%} of the bundled {d}s: an unusual {d} to the network.")
+        if not view.sure:
+            text += f" The network is not sure what it is ({view.guesses()})."
+        elif a == d:
+            text += f" That agrees with its answer, {a}."
+        else:
+            text += (f" Its answer is **{a}** all the same: the output layer weighs some neurons far more "
+                     f"than others, while this distance counts all {units} alike, so a drawing can lie nearer "
+                     f"the average {d} and still score highest as a {a}.")
+    if placed.on_map != named:
+        text += (f"\n\nOn the flat map the star sits nearest the centre of the **{placed.on_map}s**, not the "
+                 f"{named}s: the map keeps only 2 of the layer's {units} dimensions ({explained:.0%} of its "
+                 "variance), so clouds that lie apart in the layer can overlap there. For where your drawing "
+                 "really is, trust the layer, not the picture.")
+    return text

@@ -141,6 +141,24 @@ def test_draw_digits_with_the_mouse(page, app_url):
     assert page.get_by_text("The canvas is empty").is_visible()
 
 
+def test_a_lone_dot_is_nothing_to_read(page, app_url):
+    """One click of the pen was read "Not sure: 0 (79%) or 8 (10%)": the page says there is nothing to
+    read, and guesses nothing."""
+    _open_draw_page(page, app_url)
+    canvas = page.locator(CANVAS)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 140)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 141, box["y"] + 141)
+    page.mouse.up()
+    page.get_by_text("Nothing to read: a single dot").wait_for(timeout=15_000)
+    wait_idle(page)
+    assert _prediction(page) == EMPTY
+    assert page.get_by_text("Not sure:").count() == 0 and page.get_by_role("button", name="Teach it").count() == 0
+    assert "Draw a whole digit" in page.get_by_text("Nothing to read: a single dot").inner_text()
+
+
 def test_home_page_screenshot(page, app_url):
     page.goto(app_url)
     # the app shows "not running" before its first run starts: wait for the page's own content
@@ -183,6 +201,17 @@ def test_teach_save_and_find_it_again_after_a_reload(page, app_url):
             break
     # the taught copy reads it as a 1 (learnt from one drawing, it may be "not sure" of it)
     assert _best_guess(page) == "1"
+    # "About this model" (the lab's open tab) describes the taught copy: its base model's making and its
+    # lessons, the same accuracy figure as the line under the picker, and its base model's temperature
+    about = page.locator(".st-key-draw_lab_about")
+    about.get_by_text("Trained on:").wait_for()
+    text = about.inner_text()
+    assert "default's training (MNIST" in text and f"then {lessons} lesson" in text and "no model card" not in text
+    assert "keeps default's temperature" in text
+    figure = about.locator("[data-testid='stMetric']").filter(has_text="Bundled test digits").locator(
+        "[data-testid='stMetricValue']").inner_text().strip()
+    line = page.locator("[data-testid='stCaptionContainer']").filter(has_text="your copy of default").first.inner_text()
+    assert f"{figure} of the 2,000 bundled test digits right" in line, (figure, line)
 
     name = f"sevens-{page.evaluate('Date.now()')}"
     page.get_by_role("textbox", name="Save it as").fill(name)
