@@ -80,14 +80,14 @@ def test_step_through_equals_numerical_gradients(rng, activation, loss, n, l2):
     # each activation's local derivative f'(z), and the chain rule dL/dz = dL/da * f'(z)
     for step in trace.backward:
         if step.kind == "Dense":
-            np.testing.assert_array_equal(step.local["x"], trace.forward[step.layer].x)
+            np.testing.assert_array_equal(step.local[step.symbols[0]], trace.forward[step.layer].x)
             continue
         z = trace.forward[step.layer].x
         act = ref.layers[step.layer]
         h = 1e-6
         numeric = (act.forward(z + h) - act.forward(z - h)) / (2 * h)
-        np.testing.assert_allclose(step.local["f'(z)"], numeric, rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(step.dx, step.dout * step.local["f'(z)"], rtol=1e-12)
+        np.testing.assert_allclose(step.local[f"f'({step.symbols[0]})"], numeric, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(step.dx, step.dout * step.local[f"f'({step.symbols[0]})"], rtol=1e-12)
     check_against_numerical(trace, ref, y, l2)
 
 
@@ -259,7 +259,7 @@ def test_markdown_worksheet_and_its_blank_version(capsys):
     assert loss not in blank and w0_after not in blank and dw not in blank
     assert "L = " + BLANK in blank
     assert w0 in blank                                       # the givens stay: initial weights,
-    assert "| 1 | 1 | 0 |" in blank                          # the example x = (1, 0),
+    assert "| example 1 | 1 | 0 |" in blank                  # the example x = (1, 0),
     assert "`z = x·W + b`" in blank and "`v ← μ·v − lr·g;  p ← p + v`" in blank   # the formulas
     assert full.count("\n") == blank.count("\n")
 
@@ -278,7 +278,7 @@ def test_layers_are_named_as_the_pages_name_them(rng):
                                                             "Hidden layer 1 · Tanh"]
     assert trace.heading(trace.forward[-1]) == trace.heading(trace.backward[0]) == "Output layer · Dense"
     worksheet = trace_to_markdown(trace)
-    assert "### Output layer · Dense (`layers[8]`)" in worksheet and "### Layer " not in worksheet
+    assert "### Output layer · Dense: a' → s (`layers[8]`)" in worksheet and "### Layer " not in worksheet
 
 
 def test_markdown_shows_the_first_rows_of_a_big_matrix(rng):
@@ -325,3 +325,109 @@ def test_python_dash_m_runs():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# One training step, by hand") and BLANK in done.stdout
+
+
+# ----- one naming, one numbering, honest rounding, pixels with ink (the student's review) ------------
+
+def test_each_layer_reads_what_the_layer_below_wrote(rng):
+    """Names chain: every layer's input is named as the output of the layer below was, in the forward
+    and the backward pass alike, and the output layer gives the scores s the loss tab reads."""
+    model = MLP(ModelConfig(2, (4, 3), 2, activation="tanh", batchnorm=True, dropout=0.5), seed=0)
+    trace = trace_step(model, rng.standard_normal((4, 2)), np.array([0, 1, 1, 0]), make_optimizer("sgd", 0.1))
+    forward = trace.forward
+    assert forward[0].symbols[0] == "x" and forward[-1].symbols[1] == "s"
+    for below, above in zip(forward, forward[1:]):
+        assert above.symbols[0] == below.symbols[1], (trace.heading(below), trace.heading(above))
+    assert [b.symbols for b in trace.backward] == [f.symbols for f in forward[::-1]]
+    assert trace.loss.dscores_formula.startswith("dL/ds =") and "softmax(s)" in trace.loss.formula
+    tanh, bn, dense2, out = forward[2], forward[1], forward[4], forward[-1]
+    assert bn.symbols == ("z", "u") and tanh.symbols == ("u", "a")
+    assert tanh.formula == "a = tanh(u)" and dense2.formula == "z = a'·W + b" and out.formula == "s = a'·W + b"
+    back = {b.layer: b for b in trace.backward}
+    assert back[2].formulas["dx"] == "dL/du = dL/da ⊙ f'(u)" and "f'(u)" in back[2].local
+    assert back[1].formulas["dx"].startswith("dL/dz = ") and "dL/du" in back[1].formulas["dx"]
+    assert back[8].formulas["layers.8.W"] == "dL/dW = a'ᵀ·dL/ds"
+    for b in trace.backward:            # every chain rule turns the gradient of the output into that of the input
+        sym_in, sym_out = b.symbols
+        assert b.formulas["dx"].startswith(f"dL/d{sym_in} = ") and f"dL/d{sym_out}" in b.formulas["dx"]
+    sheet = trace_to_markdown(trace)
+    assert "### Hidden layer 1 · Tanh: u → a" in sheet and "### Output layer · Dense: a' → s" in sheet
+
+
+def test_one_numbering_in_every_table_and_the_worksheet(rng):
+    """Inputs and neurons count from 1, classes go by their label, W[i→j] joins input i (row) to
+    neuron j (column); parameters are named as the learner knows them, the code's name second."""
+    from nn.trace import trace_labels
+    model = MLP(ModelConfig(3, (4,), 10, activation="relu"), seed=0, dtype=np.float64)
+    x, y = rng.normal(size=(2, 3)), np.array([4, 7])
+    trace = trace_step(model, x, y, make_optimizer("sgd", 0.1))
+    labels = trace_labels(trace, classes=[str(k) for k in range(10)], examples=["#3", "#9"])
+    assert labels.ins[0].names == ("x₁", "x₂", "x₃") and labels.outs[0].names == ("n1", "n2", "n3", "n4")
+    assert labels.outs[-1].names[4] == labels.classes.names[4] == "class 4"       # the 5th score is digit 4's
+    assert [name for name, _ in labels.entries("layers.0.W")][:5] == [
+        "W[x₁→n1]", "W[x₁→n2]", "W[x₁→n3]", "W[x₁→n4]", "W[x₂→n1]"]
+    assert labels.entries("layers.0.W")[4][1] == (1, 0)                           # row x₂, column n1
+    assert labels.entries("layers.2.b")[0] == ("b[class 0]", (0,))
+    assert trace.param_title("layers.2.W") == "Output layer · W"
+    assert trace.param_title("layers.0.b") == "Hidden layer 1 · b"
+    sheet = trace_to_markdown(trace, labels=labels)
+    assert "| #3 |" in sheet and "|   | n1 | n2 | n3 | n4 |" in sheet and "| x₂ |" in sheet
+    assert "Output layer · W (`layers.2.W`)" in sheet and "class 4" in sheet
+    # BatchNorm's parameters under the formulas' own symbols
+    bn = MLP(ModelConfig(2, (3,), 2, batchnorm=True), seed=0)
+    bn_trace = trace_step(bn, rng.normal(size=(4, 2)), np.array([0, 1, 0, 1]), make_optimizer("sgd", 0.1))
+    assert bn_trace.param_title("layers.1.gamma") == "Hidden layer 1 · γ"
+    assert trace_labels(bn_trace).entries("layers.1.beta")[0][0] == "β[n1]"
+
+
+def test_a_float32_step_below_the_precision_of_p_is_explained(rng):
+    """Momentum in float32: p ← p + v, but p after − p before is rounded to float32. The trace keeps
+    both the step computed and the change stored, and the worksheet says why they differ."""
+    from nn.trace import ROUNDING_NOTE
+    model = MLP(ModelConfig(input_dim=3, hidden=(4,), output_dim=3, activation="tanh"), seed=0)   # float32
+    x, y = make_batch(rng, 2, "softmax_ce")
+    trace = trace_step(model, x, y, make_optimizer("momentum", 1e-9))
+    w = next(u for u in trace.update if u.name == "layers.0.W")
+    assert w.rounded and w.step.dtype == np.float64
+    np.testing.assert_allclose(w.step, w.state_after["v"], rtol=1e-5)               # the step is v
+    tiny = (w.step != 0) & (w.delta == 0)
+    assert tiny.any()                                   # steps below p's precision: nothing stored
+    sheet = trace_to_markdown(trace)
+    assert ROUNDING_NOTE in sheet and "step (computed)" in sheet and "float32" in ROUNDING_NOTE
+    exact = trace_step(make_model(), *make_batch(rng, 2, "softmax_ce"), make_optimizer("momentum", 0.1))
+    assert not any(u.rounded for u in exact.update) and ROUNDING_NOTE not in trace_to_markdown(exact)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_step_computed_is_what_the_formula_adds(rng, name):
+    model = make_model("sigmoid", "sigmoid_bce")
+    optimizer = make_optimizer(name, **HYPER)
+    x, y = make_batch(rng, 4, "sigmoid_bce")
+    for _ in range(2):
+        trace = trace_step(model, x, y, optimizer)
+        for u in trace.update:                          # float64: the change stored is the step
+            np.testing.assert_allclose(u.step, u.delta, rtol=1e-9, atol=1e-15, err_msg=u.name)
+
+
+def test_an_image_shows_pixels_with_ink_not_the_blank_corner():
+    """784 pixels: the tables show the MAX_SHOWN with the most ink, and the same rows of the first W,
+    so dL/dW and g are not all zero."""
+    from nn.data import load_mnist_sample
+    from nn.trace import MAX_SHOWN, trace_labels
+    ds = load_mnist_sample()
+    x, y = ds.x_train[:1], ds.y_train[:1]
+    assert not x[0, :MAX_SHOWN].any()                  # the first pixels are blank corner
+    model = MLP(ModelConfig(784, (16,), 10), seed=0)
+    trace = trace_step(model, x, y, make_optimizer("sgd", 0.1))
+    labels = trace_labels(trace)
+    shown = np.array(labels.ins[0].shown)
+    assert len(shown) == MAX_SHOWN and (x[0, shown] > 0).all() and list(shown) == sorted(shown)
+    assert x[0, shown].min() >= np.sort(x[0])[-MAX_SHOWN]          # the brightest
+    assert labels.ins[0].names[shown[0]] == f"x{str(shown[0] + 1).translate(str.maketrans('0123456789', '₀₁₂₃₄₅₆₇₈₉'))}"
+    g = next(u for u in trace.update if u.name == "layers.0.W").grad
+    rows = {i for _, (i, _) in labels.entries("layers.0.W")}
+    assert rows <= set(shown.tolist())
+    assert all(g[i, j] != 0 for _, (i, j) in labels.entries("layers.0.W") if trace.backward[-1].dout[0, j] != 0)
+    assert np.abs([g[i, j] for _, (i, j) in labels.entries("layers.0.W")]).sum() > 0
+    sheet = trace_to_markdown(trace, labels=labels)
+    assert f"8 of 784 columns: {labels.ins[0].how}" in sheet and f"| {labels.ins[0].names[shown[0]]} |" in sheet

@@ -50,6 +50,9 @@ LIVE_VAL_PARTS = 4           # while training, each picture re-evaluates a quart
 BOUNDARY_GRID = 60           # the decision regions: class probabilities on a 60 x 60 grid
 NETWORK_GRID = 24            # the network picture: every neuron's output on a 24 x 24 grid
 NEURON_GRID = 80             # the neuron picked by the learner, large
+BATCHNORM_ONE_EXAMPLE = ("With batch normalisation the step is traced on the next mini-batch: batch norm "
+                         "rescales each neuron by the mean and spread of its values over the batch, and one "
+                         "example alone has no spread (every ẑ would be 0).")
 
 
 def worker_main(conn, settings: Settings, data: RunData) -> None:
@@ -436,23 +439,24 @@ class Worker:
     def trace(self, command: TraceStep) -> dict:
         """One training step with every number (nn.trace), on copies of the model and the optimiser:
         the run itself does not move. Of training example ``command.example``, or of the batch the
-        next step trains on. Returns {"trace": nn.trace.Trace, "indices": (N,) into the training set}."""
+        next step trains on. Returns {"trace": nn.trace.Trace, "indices": (N,) into the training set,
+        "note": why the batch was traced although one example was asked for, else None}."""
         t = self.trainer
-        if command.example is None:
+        note = None
+        if command.example is not None and not 0 <= command.example < len(self.x_train):
+            raise ValueError(f"there are {len(self.x_train)} training examples: pick 0 to {len(self.x_train) - 1}")
+        if command.example is None or self.model.config.batchnorm:
+            if command.example is not None:
+                note = BATCHNORM_ONE_EXAMPLE
             idx = np.asarray(t.next_batch)
         else:
-            if not 0 <= command.example < len(self.x_train):
-                raise ValueError(f"there are {len(self.x_train)} training examples: pick 0 to {len(self.x_train) - 1}")
-            if self.model.config.batchnorm:
-                raise ValueError("with batch normalisation one example has no spread to normalise by: "
-                                 "trace the next mini-batch instead")
             idx = np.array([command.example])
         optimizer = copy.deepcopy(self._keep_off.inner if self._keep_off else t.optimizer)
         optimizer.lr = t.lr
         with np.errstate(over="ignore", invalid="ignore"):
             trace = trace_step(self.model.copy(), self.x_train[idx], self.data.y_train[idx], optimizer,
                                self.settings.l2)
-        return {"trace": trace, "indices": idx}
+        return {"trace": trace, "indices": idx, "note": note}
 
     def gradient_check(self, _: GradCheck) -> list[tuple[str, float]]:
         n = min(GRADCHECK_SAMPLES, len(self.data.x_train))
