@@ -197,3 +197,11 @@ def test_published_models_are_listed_for_everyone(weights_dir):
         entries = session_list()
         assert [e.label for e in entries if e.kind == "published"] == ["class-model (published)"]
         assert entries[0].label == "default (shipped)"
+
+
+def test_a_taught_copy_is_not_described_as_measured_on_held_out_digits():
+    # its accuracy is on the bundled digits, and its base model trained on all of MNIST's training set
+    config = ModelConfig(784, (4,), 10)
+    taught = shared.describe(config, {"val_accuracy": 0.9995, "base_model": "default", "dataset": "mnist"})
+    assert "99.95% of the 2,000 bundled test digits right" in taught and "held-out" not in taught
+    assert "50.0% on held-out digits" in shared.describe(config, {"val_accuracy": 0.5})

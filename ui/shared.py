@@ -274,7 +274,10 @@ def describe(config: ModelConfig, card: dict) -> str:
     """One line about a model from its config and card: '784 → 512 → 256 → 10 · ReLU · 99.1% on...'."""
     parts = [config.shape, SETTINGS["activation"].name_of(config.activation)]
     acc = card.get("test_accuracy", card.get("val_accuracy"))
-    if isinstance(acc, (int, float)):
+    if isinstance(acc, (int, float)) and card.get("base_model"):
+        # a copy taught on the Draw page: measured on the bundled digits, which its base model saw
+        parts.append(f"{acc:.2%} of the 2,000 bundled test digits right")
+    elif isinstance(acc, (int, float)):
         parts.append(f"{acc:.1%} on held-out digits")
     if card.get("dataset"):
         parts.append(f"trained on {trained_on(card)}")
