@@ -241,14 +241,16 @@ def loss_text(v: float) -> str:
 
 
 def runs_table(runs: Sequence[Run]) -> list[dict]:
-    """One row per run, side by side: its number, what sets it apart (and each differing setting),
+    """One row per run, side by side: its number, each setting that sets it apart (one column each),
     its final accuracies and losses, how many epochs it trained, its verdict and its seconds."""
     names = labels(runs)
     columns = differing(runs) if len(runs) > 1 else []
     rows = []
     for run in runs:
         r: RunResult = run.result
-        row = {"run": f"#{run.number}", "what differs": names[run.number] or "–"}
+        row = {"run": f"#{run.number}"}
+        if not columns:                   # otherwise each differing setting has its own column below
+            row["what differs"] = names[run.number] or "–"
         for name in columns:
             row[SETTINGS[name].label] = run.facts.get(name, "–")
         row.update({"train accuracy (last epoch)": _percent(r.last("train_acc")),
