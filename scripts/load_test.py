@@ -61,7 +61,7 @@ STROKE_TIMEOUT_MS = 15_000   # a prediction later than this is lost
 START_TIMEOUT_MS = 60_000
 LOSS_JS = """() => {
     const box = [...document.querySelectorAll("[data-testid='stMetric']")]
-        .find(m => m.querySelector("[data-testid='stMetricLabel']")?.innerText.trim() === "Train loss");
+        .find(m => m.querySelector("[data-testid='stMetricLabel']")?.innerText.trim() === "Train loss (recent)");
     return box ? box.querySelector("[data-testid='stMetricValue']").innerText : null; }"""
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 EXCEPTION = "[data-testid='stException']"
