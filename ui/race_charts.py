@@ -87,17 +87,15 @@ def race_table(surface: Surface, paths: dict[str, RacePath], step: int) -> dict[
     """Columns for st.table: each optimiser's point at ``step``, the loss there and its distance from
     the nearest minimum; a "note" column only when a path has diverged by then. Narrow enough for a
     390 px phone: the point is one column, the numbers have 3 significant digits."""
-    minima = np.array(surface.minima)
     rows: dict[str, list[str]] = {"optimiser": [], "(x, y)": [], "f(x, y)": [], "to a minimum": [], "note": []}
     for name, path in paths.items():
-        shown = _upto(path, step)
-        x, y = shown[-1]
+        facts = path_facts(surface, path, step)          # the same figures the summary above quotes
+        x, y = path.points[facts.steps]
         rows["optimiser"].append(NAMES.get(name, name))
         rows["(x, y)"].append(f"({x:.3g}, {y:.3g})")
-        rows["f(x, y)"].append(f"{path.values[len(shown) - 1]:.3g}")
-        rows["to a minimum"].append(f"{np.min(np.hypot(*(minima - shown[-1]).T)):.3g}")
-        diverged = path.diverged_at is not None and step >= path.diverged_at
-        rows["note"].append(f"diverged at step {path.diverged_at}" if diverged else "")
+        rows["f(x, y)"].append(f"{facts.value:.3g}")
+        rows["to a minimum"].append(f"{facts.distance:.3g}")
+        rows["note"].append(f"diverged at step {path.diverged_at}" if facts.diverged else "")
     if not any(rows["note"]):
         del rows["note"]
     return rows
